@@ -1,0 +1,33 @@
+"""Domain errors: messages say what happened and what to do."""
+
+
+class CareerQAError(Exception):
+    """Base of every error careerqa reports to a user."""
+
+
+class CorpusError(CareerQAError):
+    """The corpus folder is missing or holds nothing usable."""
+
+
+class IndexMissingError(CareerQAError):
+    """No index has been built yet."""
+
+
+class IndexCorruptError(CareerQAError):
+    """The index on disk is unreadable or does not match its manifest."""
+
+
+class IndexMismatchError(CareerQAError):
+    """The index was built with other settings (model, chunking) than the current ones."""
+
+
+class IndexBusyError(CareerQAError):
+    """Another rebuild holds the index lock."""
+
+
+class ModelError(CareerQAError):
+    """The embedding model could not be loaded."""
+
+
+class QuestionError(CareerQAError):
+    """A question is empty, too long or otherwise unusable."""

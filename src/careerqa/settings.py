@@ -1,0 +1,41 @@
+"""One Settings object, from flags, CAREERQA_ environment variables and .env."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Everything careerqa can be told; built at the edge and passed in."""
+
+    model_config = SettingsConfigDict(env_prefix="CAREERQA_", env_file=".env", extra="ignore")
+
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of source articles (.txt, .md).")
+    index_dir: Path = Field(Path("index"), description="Folder where the built index lives.")
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="Embedding model: the bundled all-MiniLM-L6-v2, or a sentence-transformers "
+        "model name or path.",
+    )
+    device: str = Field("cpu", description="Torch device for the embedding model.")
+    batch_size: int = Field(32, ge=1, le=1024, description="Texts embedded per batch.")
+
+    chunk_tokens: int = Field(160, ge=32, le=512, description="Largest chunk, in word pieces.")
+    chunk_overlap: int = Field(1, ge=0, le=5, description="Sentences shared by neighbour chunks.")
+
+    top_k: int = Field(5, ge=1, le=20, description="Passages retrieved per question.")
+    candidates: int = Field(30, ge=5, le=500, description="Hits taken from each retriever.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    abstain_threshold: float = Field(
+        0.38,
+        description="Least evidence score to answer; below it the answer says the articles "
+        "don't cover the question (see README, 'Abstention').",
+    )
+    max_answer_sentences: int = Field(3, ge=1, le=4, description="Sentences in an answer.")
+
+    admin_token: str | None = Field(None, description="Bearer token for POST /reindex.")
