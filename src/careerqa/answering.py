@@ -1,0 +1,219 @@
+"""Extractive answers: the most relevant sentences of the retrieved passages, each cited.
+
+Every sentence of the answer is copied from a passage and followed by the `[n]`
+of the citation it came from. Whether to answer at all is decided by an
+evidence score (see `evidence`), calibrated on the question set (README).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import numpy as np
+
+from .lexical import terms
+from .retrieval import Hit, Retriever
+from .store import IndexData
+
+NOT_COVERED = "The articles don't cover this question, so I can't answer it from them."
+_MARKER = re.compile(r"^(?:[-*•·‣◦▪●–]|\d{1,2}[.)])\s+")
+# Sentences nearly as similar to each other as this say the same thing.
+_DUPLICATE = 0.9
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A retrieved passage as shown to the user; `n` is what `[n]` markers refer to."""
+
+    n: int
+    doc_id: str
+    title: str
+    source: str
+    heading: str | None
+    text: str
+    start: int
+    end: int
+    score: float
+    url: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The reply to one question."""
+
+    question: str
+    answer: str
+    answered: bool
+    citations: list[Citation]
+    evidence: float
+    took_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """One sentence, or a sentence with the ones that refer back to it ("This includes…")."""
+
+    n: int
+    sentences: tuple[str, ...]
+    similarity: float  # cosine to the question, the evidence measure
+    distinct: float  # cosine in the centered space: what sets it apart from the corpus
+    overlap: float  # IDF-weighted share of the question's words it uses
+    vector: np.ndarray
+
+    @property
+    def score(self) -> float:
+        """Ranks sentences for the answer: specific matches beat generic on-topic ones."""
+        return self.distinct + 0.3 * self.overlap
+
+
+_ANAPHOR = re.compile(r"^(?:this|these|those|they|their|such|it|its|that|he|she)\b", re.I)
+
+
+def citation_url(doc_id: str, start: int, end: int) -> str:
+    """Where the source view shows this passage highlighted."""
+    return f"/sources/{quote(doc_id)}?start={start}&end={end}#passage"
+
+
+def make_citations(hits: list[Hit], data: IndexData) -> list[Citation]:
+    citations = []
+    for n, hit in enumerate(hits, start=1):
+        chunk = hit.chunk.chunk
+        doc = data.documents[chunk.doc_id]
+        citations.append(
+            Citation(
+                n=n,
+                doc_id=chunk.doc_id,
+                title=doc.title,
+                source=doc.source,
+                heading=chunk.heading,
+                text=chunk.text,
+                start=chunk.start,
+                end=chunk.end,
+                score=round(hit.score, 6),
+                url=citation_url(chunk.doc_id, chunk.start, chunk.end),
+            )
+        )
+    return citations
+
+
+def _units(
+    hits: list[Hit], retriever: Retriever, query_vector: np.ndarray, question: str
+) -> list[_Unit]:
+    data, lexical = retriever.data, retriever.lexical
+    centered_query = retriever.center(query_vector)
+    wanted = set(terms(question))
+    weight = {t: lexical.idf(t) for t in wanted}
+    total = sum(weight.values()) or 1.0
+    seen: set[tuple[str, int, int]] = set()
+    out: list[_Unit] = []
+    for n, hit in enumerate(hits, start=1):
+        stored = hit.chunk
+        doc = data.documents[stored.chunk.doc_id]
+        lo, _ = stored.sentence_rows
+        spans = stored.chunk.sentences
+        k = 0
+        while k < len(spans):
+            group = [k]
+            while (
+                group[-1] + 1 < len(spans)
+                and len(group) < 3
+                and _ANAPHOR.match(_strip(doc.text, spans[group[-1] + 1]))
+            ):
+                group.append(group[-1] + 1)
+            k = group[-1] + 1
+            keys = [(doc.doc_id, *spans[g]) for g in group]
+            if any(key in seen for key in keys):
+                continue  # shared by overlapping chunks: cite the better-ranked one
+            seen.update(keys)
+            texts = tuple(_strip(doc.text, spans[g]) for g in group)
+            if texts[-1].endswith(":"):
+                continue  # a list's lead-in ("Here are some examples:") answers nothing
+            words = set(terms(" ".join(texts)))
+            if len(words) < 3:
+                continue
+            rows = [lo + g for g in group]
+            sims = data.sentence_vectors[rows] @ query_vector
+            distinct = retriever.centered_sentences[rows] @ centered_query
+            best = int(np.argmax(sims))
+            overlap = sum(weight[t] for t in words & wanted) / total
+            out.append(
+                _Unit(
+                    n,
+                    texts,
+                    float(sims[best]),
+                    float(distinct.max()),
+                    overlap,
+                    data.sentence_vectors[rows[best]],
+                )
+            )
+    return out
+
+
+def _strip(text: str, span: tuple[int, int]) -> str:
+    return _MARKER.sub("", text[span[0] : span[1]]).strip()
+
+
+def compose(
+    question: str,
+    query_vector: np.ndarray,
+    hits: list[Hit],
+    retriever: Retriever,
+    *,
+    threshold: float,
+    max_sentences: int,
+    kept_meaning: float = 1.0,
+) -> tuple[str, bool, float]:
+    """(answer text, answered, evidence score) for retrieved hits.
+
+    kept_meaning is the cosine between the question and the question without the
+    words the corpus never uses (1.0 when it uses them all).
+    """
+    units = _units(hits, retriever, query_vector, question)
+    if not units:
+        return NOT_COVERED, False, 0.0
+    units.sort(key=lambda u: -u.score)
+    best = units[0]
+    score = evidence(best.similarity, kept_meaning)
+    if score < threshold:
+        return NOT_COVERED, False, score
+    chosen = [best]
+    used = len(best.sentences)
+    for unit in units[1:]:
+        if used >= max_sentences or unit.score < best.score - 0.15:
+            break
+        if used + len(unit.sentences) > max_sentences:
+            continue
+        if all(float(unit.vector @ c.vector) < _DUPLICATE for c in chosen):
+            chosen.append(unit)
+            used += len(unit.sentences)
+    parts = [" ".join(_sentence(t) for t in u.sentences) + f" [{u.n}]" for u in chosen]
+    return " ".join(parts), True, score
+
+
+def evidence(similarity: float, kept_meaning: float) -> float:
+    """How well the passages support an answer.
+
+    The best sentence's similarity to the question, scaled by how much of the
+    question's meaning survives once the words the articles never use are taken
+    out: "the salary of a registered nurse" loses its subject and most of its
+    meaning, "which cities pay the most" keeps most of it.
+    """
+    return similarity * max(kept_meaning, 0.0)
+
+
+def _sentence(text: str) -> str:
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?", ":", '"', "”")) else text + "."
+
+
+def answer_to_dict(answer: Answer) -> dict[str, object]:
+    """The `/ask` response object of DESIGN.md."""
+    return {
+        "question": answer.question,
+        "answer": answer.answer,
+        "answered": answer.answered,
+        "citations": [c.__dict__.copy() for c in answer.citations],
+        "took_ms": answer.took_ms,
+    }

@@ -1,0 +1,119 @@
+"""The assistant: one loaded index, its retriever and the embedder, answering questions."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from . import store
+from .answering import Answer, compose, make_citations
+from .conversation import Turn, search_query
+from .embedding import Embedder
+from .errors import CareerQAError, IndexMismatchError, QuestionError
+from .ingest import settings_key
+from .retrieval import Retriever
+from .settings import Settings
+from .store import IndexData
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 1000
+
+
+@dataclass
+class Assistant:
+    """Answers questions from one index build; swap in a new one by building another."""
+
+    settings: Settings
+    embedder: Embedder
+    data: IndexData
+    retriever: Retriever
+
+    @classmethod
+    def load(cls, settings: Settings, embedder: Embedder) -> Assistant:
+        """Load the live index and check it was built the way the settings say."""
+        data = store.load(settings.index_dir)
+        if data.manifest.settings_key != settings_key(settings):
+            raise IndexMismatchError(
+                f"the index in {settings.index_dir} was built with other settings "
+                f"({data.manifest.settings_key}) — run `careerqa ingest`"
+            )
+        return cls.from_data(settings, embedder, data)
+
+    @classmethod
+    def from_data(cls, settings: Settings, embedder: Embedder, data: IndexData) -> Assistant:
+        retriever = Retriever(data, candidates=settings.candidates, rrf_k=settings.rrf_k)
+        return cls(settings, embedder, data, retriever)
+
+    @property
+    def build_id(self) -> str:
+        return self.data.manifest.build_id
+
+    def ask(
+        self, question: str, top_k: int | None = None, history: list[Turn] | None = None
+    ) -> Answer:
+        """Retrieve passages for a question and compose a cited answer."""
+        started = time.perf_counter()
+        question = validate_question(question)
+        k = top_k or self.settings.top_k
+        query = search_query(question, history or [])
+        # The question without words the corpus never uses rides in the same batch.
+        reduced = self.retriever.lexical.without_unknown_words(query)
+        vectors = self.embedder.embed([query] if reduced is None else [query, reduced])
+        vector = vectors[0]
+        kept_meaning = 1.0 if reduced is None else float(vectors[1] @ vector) if reduced else 0.0
+        hits = self.retriever.search(vector, query, k)
+        text, answered, evidence = compose(
+            query,
+            vector,
+            hits,
+            self.retriever,
+            threshold=self.settings.abstain_threshold,
+            max_sentences=self.settings.max_answer_sentences,
+            kept_meaning=kept_meaning,
+        )
+        return Answer(
+            question=question,
+            answer=text,
+            answered=answered,
+            citations=make_citations(hits, self.data) if answered else [],  # cites nothing
+            evidence=round(evidence, 4),
+            took_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+
+def validate_question(question: str) -> str:
+    """The trimmed question, or QuestionError saying what is wrong with it."""
+    if not isinstance(question, str):
+        raise QuestionError("question must be a string")
+    trimmed = question.strip()
+    if not trimmed:
+        raise QuestionError("question is empty")
+    if len(trimmed) > MAX_QUESTION_CHARS:
+        raise QuestionError(
+            f"question is {len(trimmed)} characters long; the limit is {MAX_QUESTION_CHARS}"
+        )
+    if "\x00" in trimmed:
+        raise QuestionError("question contains a NUL character")
+    return trimmed
+
+
+def open_assistant(settings: Settings, embedder: Embedder, *, refresh: bool = True) -> Assistant:
+    """Load the index, building or refreshing it from the corpus first where needed.
+
+    With refresh, an incremental ingest runs first (it embeds nothing when the corpus
+    is unchanged); if that fails but an index exists, the existing index is used.
+    """
+    from .ingest import ingest
+
+    if refresh:
+        try:
+            report = ingest(settings, embedder)
+            if report.did_change:
+                log.info("index refreshed: %s", report.summary())
+        except CareerQAError as exc:
+            if store.current_build_id(settings.index_dir) is None:
+                raise
+            log.warning("could not refresh the index, using the existing one: %s", exc)
+    return Assistant.load(settings, embedder)

@@ -1,0 +1,176 @@
+"""Cleaning articles: drop web boilerplate and junk, recognise headings, keep offsets.
+
+Rules are general (what navigation lines, comment forms, tag lists and keyboard
+noise look like), never lists of one article's lines. The cleaned text is what
+chunks, citations and the source view all point into, so offsets are exact.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .corpus import Document
+
+_LIST_MARKER = re.compile(r"^(?:[-*•·‣◦▪●–]|\d{1,2}[.)])\s+")
+_NAVIGATION = re.compile(
+    r"^(?:read(?:\s+(?:also|more|next|this))?|also\s+read|see\s+also|related(?:\s+\w+)?|"
+    r"popular\s+posts?|recent\s+posts?|recommended(?:\s+\w+)?|you\s+may\s+also\s+like|"
+    r"share\s+(?:this|on)\b.*|follow\s+us|subscribe(?:\s+\w+)?)\s*[:\-–—]",
+    re.I,
+)
+_COMMENT_FORM = re.compile(
+    r"^(?:leave\s+a\s+(?:reply|comment)|cancel\s+reply|post\s+comment|submit\s+comment|"
+    r"\d+\s+comments?|comments?\s+are\s+closed)\W*$"
+    r"|your\s+email\s+address\s+will\s+not\s+be\s+published|required\s+fields\s+are\s+marked"
+    r"|save\s+my\s+name,\s+email",
+    re.I,
+)
+_TAG_LINE = re.compile(r"^tags?\s*:", re.I)
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+_DATE_LINE = re.compile(
+    rf"^(?:(?:last\s+)?(?:updated|published|posted|modified)(?:\s+on)?\s*:?\s*)?"
+    rf"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?{_MONTH}\.?\s+\d{{1,2}},?\s+\d{{4}}$",
+    re.I,
+)
+# Notes a writer left for themselves ("Preview the article's focus … so readers know …").
+_INSTRUCTION_VERB = (
+    r"(?:preview|summari[sz]e|explain|mention|highlight|emphasi[sz]e|encourage|suggest|"
+    r"recommend|clarify|reiterate|introduce|describe|discuss|include|insert|end\s+with|note|stress)"
+)
+_WRITER_NOTE = re.compile(
+    rf"^{_INSTRUCTION_VERB}\b.*\b(?:readers?|the\s+article|this\s+article|this\s+section|"
+    rf"the\s+post|this\s+post|call-to-action)\b",
+    re.I,
+)
+# "Label: Explain that X" keeps X: the instruction wraps real content.
+_INSTRUCTION_PREFIX = re.compile(
+    r"^((?:[^:.]{1,60}:\s+)?)(?:explain|note|mention|highlight|emphasi[sz]e|clarify|stress)"
+    r"\s+that\s+",
+    re.I,
+)
+_TERMINAL = (".", ",", ";", "!", "”", '"')
+
+
+@dataclass(frozen=True)
+class Block:
+    """A kept line of the cleaned text: a heading, a paragraph or a list item."""
+
+    kind: str  # "heading" | "paragraph" | "item"
+    start: int
+    end: int
+    heading: str | None  # the nearest heading above a paragraph or item
+
+
+@dataclass(frozen=True)
+class CleanDocument:
+    """A document after cleaning: the text citations point into, and its blocks."""
+
+    doc: Document
+    text: str
+    blocks: tuple[Block, ...]
+
+
+def _is_hashtag_list(line: str) -> bool:
+    tokens = line.split()
+    return len(tokens) >= 2 and sum(t.startswith("#") for t in tokens) / len(tokens) > 0.5
+
+
+def is_boilerplate(line: str) -> bool:
+    """Navigation, promotion, comment-form, tag and date lines."""
+    return bool(
+        _NAVIGATION.match(line)
+        or _COMMENT_FORM.search(line)
+        or _TAG_LINE.match(line)
+        or _is_hashtag_list(line)
+        or _DATE_LINE.match(line)
+        or _WRITER_NOTE.match(line)
+    )
+
+
+def _is_noise(line: str) -> bool:
+    """Lines with no words: lone numbers, symbols, keyboard mashing."""
+    if not re.search(r"[A-Za-z]", line):
+        return True
+    tokens = line.split()
+    if len(line) > 24 or len(tokens) > 3 or line[0].isupper() or line.endswith(_TERMINAL):
+        return False
+    return any(
+        re.search(r"\d", t) and re.search(r"[a-z]", t, re.I) or not re.search(r"[aeiouy]", t, re.I)
+        for t in tokens
+    )
+
+
+def _is_weak(line: str) -> bool:
+    """Short lower-case fragments: junk when they stand next to noise."""
+    return len(line) <= 24 and len(line.split()) <= 3 and not line[0].isupper()
+
+
+def is_heading(line: str) -> bool:
+    """A short line with no sentence ending and no list marker."""
+    if _LIST_MARKER.match(line) or len(line) > 110:
+        return False
+    words = line.split()
+    if line.endswith("?"):
+        return len(words) <= 12 and line[0].isupper()
+    if line.endswith(":"):
+        return len(words) <= 2 and line[0].isupper()
+    return len(words) <= 14 and line[0].isupper() and not line.endswith(_TERMINAL)
+
+
+def _drop_noise_runs(lines: list[str]) -> list[bool]:
+    noise = [bool(line) and _is_noise(line) for line in lines]
+    # A weak fragment touching noise (through blank lines) is part of the junk run.
+    changed = True
+    while changed:
+        changed = False
+        for i, line in enumerate(lines):
+            if not line or noise[i] or not _is_weak(line):
+                continue
+            neighbours = [j for j in (_next_nonblank(lines, i, -1), _next_nonblank(lines, i, 1))]
+            if any(j is not None and noise[j] for j in neighbours):
+                noise[i] = changed = True
+    return noise
+
+
+def _next_nonblank(lines: list[str], i: int, step: int) -> int | None:
+    j = i + step
+    while 0 <= j < len(lines):
+        if lines[j]:
+            return j
+        j += step
+    return None
+
+
+def clean(doc: Document) -> CleanDocument:
+    """Apply the cleaning rules and build the cleaned text with its blocks."""
+    lines = [line.strip() for line in doc.text.split("\n")]
+    noise = _drop_noise_runs(lines)
+    parts: list[str] = []
+    blocks: list[Block] = []
+    offset = 0
+    heading: str | None = None
+    previous = None
+    for line, is_noise_line in zip(lines, noise, strict=True):
+        if not line or is_noise_line or is_boilerplate(line) or line == previous:
+            continue
+        previous = line
+        if is_heading(line):
+            kind, text = "heading", line.rstrip(":").strip()
+            heading = text
+        else:
+            kind = "item" if _LIST_MARKER.match(line) else "paragraph"
+            text = _INSTRUCTION_PREFIX.sub(r"\1", line, count=1)
+        if parts:
+            offset += 1  # the "\n" joining blocks
+        blocks.append(
+            Block(kind, offset, offset + len(text), None if kind == "heading" else heading)
+        )
+        parts.append(text)
+        offset += len(text)
+    return CleanDocument(doc=doc, text="\n".join(parts), blocks=tuple(blocks))

@@ -1,0 +1,217 @@
+"""The `careerqa` command: parses options, calls the core, prints."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import CareerQAError
+from .settings import Settings
+
+log = logging.getLogger("careerqa")
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    # Library chatter (weight-loading bars, hub notices) says nothing a user needs.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for noisy in ("faiss", "bm25s", "sentence_transformers", "httpx"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj["settings"]  # type: ignore[no-any-return]
+
+
+def _embedder(settings: Settings):  # type: ignore[no-untyped-def]
+    from .embedding import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(settings.model, settings.device, settings.batch_size)
+
+
+class _Group(click.Group):
+    """Domain errors become one line on stderr and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CareerQAError as exc:
+            click.echo(f"careerqa: error: {exc}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("careerqa: interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--corpus-dir",
+    type=click.Path(path_type=Path),
+    help="Folder of articles [env CAREERQA_CORPUS_DIR; default corpus].",
+)
+@click.option(
+    "--index-dir",
+    type=click.Path(path_type=Path),
+    help="Folder of the index [env CAREERQA_INDEX_DIR; default index].",
+)
+@click.option(
+    "--model",
+    help="Embedding model: sentence-transformers name or path "
+    "[env CAREERQA_MODEL; default: the bundled all-MiniLM-L6-v2].",
+)
+@click.option("-v", "--verbose", count=True, help="Log what happens (-vv for more).")
+@click.version_option(__version__, prog_name="careerqa")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    corpus_dir: Path | None,
+    index_dir: Path | None,
+    model: str | None,
+    verbose: int,
+) -> None:
+    """Answer career questions from a folder of articles, citing the passages used.
+
+    Settings come from these options, CAREERQA_* environment variables and a .env file.
+    """
+    _setup_logging(verbose)
+    overrides = {
+        k: v
+        for k, v in {"corpus_dir": corpus_dir, "index_dir": index_dir, "model": model}.items()
+        if v is not None
+    }
+    try:
+        ctx.obj = {"settings": Settings(**overrides)}
+    except ValueError as exc:
+        raise click.UsageError(f"invalid setting: {exc}") from exc
+
+
+@cli.command()
+@click.option("--full", is_flag=True, help="Re-embed every document, not only the changed ones.")
+@click.pass_context
+def ingest(ctx: click.Context, full: bool) -> None:
+    """Build or update the index from the corpus folder.
+
+    Only documents whose content (or the model or chunking settings) changed are
+    embedded again; removed documents are dropped. Prints what it did.
+    """
+    from .ingest import ingest as run_ingest
+
+    settings = _settings(ctx)
+    report = run_ingest(settings, _embedder(settings), full=full)
+    for source, reason in report.skipped:
+        click.echo(f"skipped {source}: {reason}", err=True)
+    if report.full and report.reason:
+        click.echo(f"full build: {report.reason}")
+    for label, ids in (
+        ("added", report.added),
+        ("changed", report.changed),
+        ("removed", report.removed),
+    ):
+        for doc_id in ids:
+            click.echo(f"{label:>9} {doc_id}")
+    click.echo(report.summary())
+    if not report.did_change:
+        click.echo(f"index in {settings.index_dir} is up to date")
+
+
+def _print_answer(payload: dict[str, Any]) -> None:
+    click.echo(payload["answer"])
+    if payload["citations"]:
+        click.echo()
+    for c in payload["citations"]:
+        where = f"{c['title']}" + (f" — {c['heading']}" if c["heading"] else "")
+        click.echo(f"[{c['n']}] {where} ({c['source']}, chars {c['start']}-{c['end']})")
+
+
+@cli.command()
+@click.argument("question")
+@click.option(
+    "--top-k",
+    type=click.IntRange(1, 20),
+    default=None,
+    help="Passages to retrieve (1-20, default 5).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the /ask response object as JSON.")
+@click.pass_context
+def ask(ctx: click.Context, question: str, top_k: int | None, as_json: bool) -> None:
+    """Answer QUESTION with cited passages; `-` reads one question a line from stdin.
+
+    With `-`, each line's answer is written as one JSON object a line, and the
+    model is loaded once. The index is built first when there is none.
+    """
+    from .answering import answer_to_dict
+    from .assistant import open_assistant
+
+    settings = _settings(ctx)
+    assistant = open_assistant(settings, _embedder(settings))
+    if question != "-":
+        payload = answer_to_dict(assistant.ask(question, top_k))
+        if as_json:
+            click.echo(json.dumps(payload, ensure_ascii=False))
+        else:
+            _print_answer(payload)
+        return
+    failures = 0
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            result: dict[str, Any] = answer_to_dict(assistant.ask(line, top_k))
+        except CareerQAError as exc:
+            failures += 1
+            result = {"question": line.strip(), "error": str(exc)}
+        click.echo(json.dumps(result, ensure_ascii=False))
+    if failures:
+        ctx.exit(1)
+
+
+@cli.command(name="eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--top-k", type=click.IntRange(1, 20), default=None, help="Passages to retrieve (default 5)."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print metrics and per-question rows as JSON."
+)
+@click.pass_context
+def evaluate(ctx: click.Context, file: Path, top_k: int | None, as_json: bool) -> None:
+    """Score answers on a question set (JSON lines with question and answers)."""
+    from .assistant import open_assistant
+    from .evaluation import evaluate as run_eval
+    from .evaluation import load_questions
+
+    settings = _settings(ctx)
+    questions = load_questions(file)
+    assistant = open_assistant(settings, _embedder(settings))
+    metrics, rows = run_eval(questions, lambda q: assistant.ask(q, top_k))
+    if as_json:
+        click.echo(
+            json.dumps({"metrics": metrics, "questions": rows}, ensure_ascii=False, indent=2)
+        )
+        return
+    for row in rows:
+        if row["in_scope"]:
+            ok = "ok " if row["answer_ok"] else "MISS"
+        else:
+            ok = "ok " if not row["answered"] else "MISS"
+        rank = f"rank={row['first_match_rank']!s:<4}"
+        click.echo(f"{ok} {row['id']:<8} {rank} evidence={row['evidence']:.3f}  {row['question']}")
+    click.echo()
+    for name, value in metrics.items():
+        click.echo(f"{name:<20} {value:g}")
+
+
+def main() -> None:
+    cli(prog_name="careerqa")

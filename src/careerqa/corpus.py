@@ -1,0 +1,120 @@
+"""Loading articles from the corpus folder into Documents."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .cleaning import is_boilerplate
+from .errors import CorpusError
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".txt", ".md")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
+_KEY_VALUE = re.compile(r"^\s*([A-Za-z_][\w-]*)\s*:\s*(.*?)\s*$")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source article as read from disk (front matter removed, text untouched)."""
+
+    doc_id: str
+    title: str
+    source: str
+    text: str
+    content_hash: str
+    url: str | None = None
+
+
+@dataclass
+class CorpusReport:
+    """What loading found: the documents and the files it could not use, with reasons."""
+
+    documents: list[Document] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def slugify(text: str) -> str:
+    """Lower-case URL-safe id made of letters, digits and dashes."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug or "doc"
+
+
+def parse_front_matter(text: str) -> tuple[dict[str, str], str]:
+    """Split optional `---` front matter (simple `key: value` lines) from the body."""
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    meta: dict[str, str] = {}
+    for line in match.group(1).splitlines():
+        kv = _KEY_VALUE.match(line)
+        if kv:
+            meta[kv.group(1).lower()] = kv.group(2).strip("\"'")
+    return meta, text[match.end() :]
+
+
+def _title_from(body: str, path: Path) -> str:
+    for line in body.splitlines():
+        line = line.strip()
+        # Dates, navigation and one-word categories are not titles.
+        if len(line.split()) >= 3 and not line.endswith((".", ",")) and not is_boilerplate(line):
+            return line.lstrip("# ").strip()
+    return path.stem.replace("_", " ").replace("-", " ").strip().capitalize()
+
+
+def read_document(path: Path, source: str, doc_id: str) -> Document:
+    """Read one file; raise ValueError with a reason when it cannot be used."""
+    raw = path.read_bytes()
+    try:
+        decoded = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text (byte {exc.start})") from None
+    if "\x00" in decoded:
+        raise ValueError("binary content (NUL bytes)")
+    meta, body = parse_front_matter(decoded.replace("\r\n", "\n").replace("\r", "\n"))
+    if not body.strip():
+        raise ValueError("empty file")
+    return Document(
+        doc_id=doc_id,
+        title=meta.get("title") or _title_from(body, path),
+        source=source,
+        text=body,
+        content_hash=hashlib.sha256(raw).hexdigest(),
+        url=meta.get("url") or None,
+    )
+
+
+def load_corpus(corpus_dir: Path) -> CorpusReport:
+    """Read every .txt and .md file below corpus_dir; report the ones it skips."""
+    if not corpus_dir.is_dir():
+        raise CorpusError(
+            f"corpus folder {corpus_dir} does not exist — create it and put .txt or .md "
+            "articles in it, or set CAREERQA_CORPUS_DIR"
+        )
+    report = CorpusReport()
+    used_ids: set[str] = set()
+    for path in sorted(p for p in corpus_dir.rglob("*") if p.is_file()):
+        source = path.relative_to(corpus_dir).as_posix()
+        if any(part.startswith(".") for part in path.relative_to(corpus_dir).parts):
+            continue  # hidden files: .gitkeep, editor swap files
+        if path.suffix.lower() not in SUFFIXES:
+            report.skipped.append((source, "not a .txt or .md file"))
+            log.warning("skipped %s: not a .txt or .md file", source)
+            continue
+        doc_id = slugify(source.rsplit(".", 1)[0])
+        if doc_id in used_ids:
+            doc_id = slugify(source)
+        try:
+            doc = read_document(path, source, doc_id)
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            report.skipped.append((source, reason))
+            log.warning("skipped %s: %s", source, reason)
+            continue
+        used_ids.add(doc_id)
+        report.documents.append(doc)
+    return report

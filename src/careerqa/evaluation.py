@@ -1,0 +1,107 @@
+"""Scoring the assistant on a question set (the metrics of shared/eval/README.md)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .answering import Answer
+from .errors import CareerQAError
+
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    id: str
+    question: str
+    answers: list[str]
+
+
+def normalize(text: str) -> str:
+    """Lower-case and collapse white space, as the question set's matching rule says."""
+    return " ".join(text.lower().split())
+
+
+def matches(text: str, answers: list[str]) -> bool:
+    norm = normalize(text)
+    return any(normalize(a) in norm for a in answers)
+
+
+def load_questions(path: Path) -> list[EvalQuestion]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CareerQAError(f"cannot read question set {path}: {exc}") from exc
+    out = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            out.append(
+                EvalQuestion(str(row["id"]), str(row["question"]), list(row.get("answers") or []))
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CareerQAError(f"{path}:{number}: not a question line ({exc})") from exc
+    if not out:
+        raise CareerQAError(f"{path} holds no questions")
+    return out
+
+
+def evaluate(
+    questions: list[EvalQuestion], ask: Callable[[str], Answer]
+) -> tuple[dict[str, float], list[dict[str, object]]]:
+    """(metrics, one row per question) for a question set."""
+    rows = []
+    for q in questions:
+        answer = ask(q.question)
+        texts = [c.text for c in answer.citations]
+        first = next((i for i, t in enumerate(texts[:10], 1) if matches(t, q.answers)), None)
+        cited = {int(n) for n in _MARKER.findall(answer.answer)}
+        rows.append(
+            {
+                "id": q.id,
+                "question": q.question,
+                "in_scope": bool(q.answers),
+                "answered": answer.answered,
+                "evidence": answer.evidence,
+                "first_match_rank": first,
+                "answer_ok": answer.answered and matches(answer.answer, q.answers),
+                "citation_ok": any(
+                    matches(c.text, q.answers) for c in answer.citations if c.n in cited
+                ),
+                "answer": answer.answer,
+            }
+        )
+    scoped = [r for r in rows if r["in_scope"]]
+    unscoped = [r for r in rows if not r["in_scope"]]
+    answered = [r for r in scoped if r["answered"]]
+
+    def share(items: list[dict[str, object]], key: Callable[[dict[str, object]], bool]) -> float:
+        return round(sum(1 for r in items if key(r)) / len(items), 4) if items else 0.0
+
+    def hit(k: int) -> Callable[[dict[str, object]], bool]:
+        return lambda r: r["first_match_rank"] is not None and int(r["first_match_rank"]) <= k  # type: ignore[call-overload]
+
+    metrics = {
+        "questions": float(len(rows)),
+        "hit@1": share(scoped, hit(1)),
+        "hit@3": share(scoped, hit(3)),
+        "hit@5": share(scoped, hit(5)),
+        "mrr@10": round(
+            sum(1 / int(r["first_match_rank"]) for r in scoped if r["first_match_rank"])  # type: ignore[call-overload]
+            / len(scoped),
+            4,
+        )
+        if scoped
+        else 0.0,
+        "answer_accuracy": share(scoped, lambda r: bool(r["answer_ok"])),
+        "citation_accuracy": share(answered, lambda r: bool(r["citation_ok"])),
+        "abstain_accuracy": share(unscoped, lambda r: not r["answered"]),
+        "false_abstain_rate": share(scoped, lambda r: not r["answered"]),
+    }
+    return metrics, rows

@@ -1,0 +1,235 @@
+"""Ingesting the corpus: clean, chunk, embed what changed, and switch the index."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import __version__, store
+from .chunking import ChunkSettings, chunk_document
+from .cleaning import clean
+from .corpus import Document, load_corpus
+from .embedding import Embedder
+from .errors import CareerQAError, CorpusError, IndexMissingError
+from .index import VectorIndex
+from .settings import Settings
+from .store import IndexData, Manifest, StoredChunk, StoredDocument
+
+log = logging.getLogger(__name__)
+
+# Bump when cleaning or chunking rules change: stored chunks of unchanged files are then stale.
+PIPELINE_VERSION = 1
+
+
+@dataclass
+class IngestReport:
+    """What an ingest run did."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    chunks_embedded: int = 0
+    texts_embedded: int = 0
+    build_id: str | None = None
+    full: bool = False
+    reason: str = ""
+    seconds: float = 0.0
+
+    @property
+    def did_change(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.added)} added",
+            f"{len(self.changed)} changed",
+            f"{len(self.removed)} removed",
+            f"{len(self.unchanged)} unchanged",
+        ]
+        line = ", ".join(parts) + f"; {self.chunks_embedded} chunks embedded in {self.seconds:.1f}s"
+        if self.skipped:
+            line += f"; {len(self.skipped)} file(s) skipped"
+        return line
+
+
+def settings_key(settings: Settings) -> dict[str, object]:
+    """The settings that decide what the stored chunks and vectors are."""
+    return {
+        "model": settings.model,
+        "chunk_tokens": settings.chunk_tokens,
+        "chunk_overlap": settings.chunk_overlap,
+        "pipeline": PIPELINE_VERSION,
+    }
+
+
+def _previous(settings: Settings, full: bool) -> tuple[IndexData | None, str]:
+    """The live index to reuse vectors from, or None with the reason for a full build."""
+    if full:
+        return None, "--full asked"
+    try:
+        old = store.load(settings.index_dir)
+    except IndexMissingError:
+        return None, "no index yet"
+    except CareerQAError as exc:
+        log.warning("previous index unusable, rebuilding from the corpus: %s", exc)
+        return None, f"previous index unusable ({exc})"
+    if old.manifest.settings_key != settings_key(settings):
+        return None, "model or chunking settings changed"
+    return old, ""
+
+
+def ingest(
+    settings: Settings, embedder: Embedder, *, full: bool = False, progress: bool | None = None
+) -> IngestReport:
+    """Bring the index in line with the corpus, embedding only what changed."""
+    started = time.perf_counter()
+    with store.rebuild_lock(settings.index_dir, wait=30.0):
+        report = _ingest_locked(settings, embedder, full, progress)
+    report.seconds = time.perf_counter() - started
+    log.info("ingest: %s", report.summary())
+    return report
+
+
+def _ingest_locked(
+    settings: Settings, embedder: Embedder, full: bool, progress: bool | None
+) -> IngestReport:
+    corpus = load_corpus(settings.corpus_dir)
+    report = IngestReport(skipped=corpus.skipped)
+    if not corpus.documents:
+        raise CorpusError(
+            f"no usable .txt or .md articles in {settings.corpus_dir} — add some and run again"
+        )
+    old, report.reason = _previous(settings, full)
+    report.full = old is None
+    known = old.manifest.documents if old else {}
+    current = {d.doc_id for d in corpus.documents}
+    to_embed: list[Document] = []
+    for doc in corpus.documents:
+        if doc.doc_id not in known:
+            report.added.append(doc.doc_id)
+            to_embed.append(doc)
+        elif known[doc.doc_id] != doc.content_hash:
+            report.changed.append(doc.doc_id)
+            to_embed.append(doc)
+        else:
+            report.unchanged.append(doc.doc_id)
+    report.removed = sorted(set(known) - current)
+    if old is not None and not report.did_change:
+        return report  # nothing to do: the model is never loaded
+
+    fresh = _embed_documents(to_embed, settings, embedder, progress, report)
+    data = _assemble(corpus.documents, fresh, old, settings, embedder)
+    report.build_id = store.save(settings.index_dir, data)
+    return report
+
+
+_Fresh = dict[str, tuple[StoredDocument, list[StoredChunk], np.ndarray, np.ndarray]]
+
+
+def _embed_documents(
+    docs: list[Document],
+    settings: Settings,
+    embedder: Embedder,
+    progress: bool | None,
+    report: IngestReport,
+) -> _Fresh:
+    """Clean, chunk and embed new or changed documents (rows are relative to each document)."""
+    chunk_settings = ChunkSettings(settings.chunk_tokens, settings.chunk_overlap)
+    prepared = []
+    texts: list[str] = []
+    for doc in docs:
+        cleaned = clean(doc)
+        chunks = chunk_document(cleaned, chunk_settings, embedder.count_tokens)
+        spans = sorted({s for c in chunks for s in c.sentences})
+        prepared.append((doc, cleaned, chunks, spans))
+        texts.extend(c.embed_text for c in chunks)
+        texts.extend(cleaned.text[a:b] for a, b in spans)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    log.info("embedding %d texts from %d document(s)", len(texts), len(docs))
+    vectors = embedder.embed(texts, progress=progress)
+    fresh: _Fresh = {}
+    cursor = 0
+    for doc, cleaned, chunks, spans in prepared:
+        chunk_vecs = vectors[cursor : cursor + len(chunks)]
+        cursor += len(chunks)
+        sent_vecs = vectors[cursor : cursor + len(spans)]
+        cursor += len(spans)
+        position = {span: k for k, span in enumerate(spans)}
+        stored_chunks = [
+            StoredChunk(c, (position[c.sentences[0]], position[c.sentences[-1]] + 1))
+            for c in chunks
+        ]
+        stored_doc = StoredDocument(
+            doc_id=doc.doc_id,
+            title=doc.title,
+            source=doc.source,
+            url=doc.url,
+            content_hash=doc.content_hash,
+            text=cleaned.text,
+            blocks=list(cleaned.blocks),
+            chunk_rows=(0, len(chunks)),
+            sentence_rows=(0, len(spans)),
+        )
+        fresh[doc.doc_id] = (stored_doc, stored_chunks, chunk_vecs, sent_vecs)
+        report.chunks_embedded += len(chunks)
+    report.texts_embedded = len(texts)
+    return fresh
+
+
+def _assemble(
+    docs: list[Document],
+    fresh: _Fresh,
+    old: IndexData | None,
+    settings: Settings,
+    embedder: Embedder,
+) -> IndexData:
+    """Lay out new and reused documents into one chunk table and vector matrices."""
+    documents: dict[str, StoredDocument] = {}
+    chunks: list[StoredChunk] = []
+    chunk_parts: list[np.ndarray] = []
+    sentence_parts: list[np.ndarray] = []
+    n_sentences = 0
+    for doc in docs:
+        if doc.doc_id in fresh:
+            stored, doc_chunks, chunk_vecs, sent_vecs = fresh[doc.doc_id]
+            base = 0
+        else:
+            assert old is not None
+            stored = old.documents[doc.doc_id]
+            c_lo, c_hi = stored.chunk_rows
+            s_lo, s_hi = stored.sentence_rows
+            doc_chunks, chunk_vecs = old.chunks[c_lo:c_hi], old.vectors[c_lo:c_hi]
+            sent_vecs, base = old.sentence_vectors[s_lo:s_hi], s_lo
+        shift = n_sentences - base
+        chunks_here = [
+            StoredChunk(c.chunk, (c.sentence_rows[0] + shift, c.sentence_rows[1] + shift))
+            for c in doc_chunks
+        ]
+        stored.chunk_rows = (len(chunks), len(chunks) + len(chunks_here))
+        stored.sentence_rows = (n_sentences, n_sentences + len(sent_vecs))
+        documents[doc.doc_id] = stored
+        chunks.extend(chunks_here)
+        chunk_parts.append(chunk_vecs)
+        sentence_parts.append(sent_vecs)
+        n_sentences += len(sent_vecs)
+    dimension = old.manifest.dimension if old and not fresh else embedder.dimension
+    vectors = np.concatenate(chunk_parts) if chunk_parts else np.zeros((0, dimension), np.float32)
+    sentence_vectors = (
+        np.concatenate(sentence_parts) if sentence_parts else np.zeros((0, dimension), np.float32)
+    )
+    manifest = Manifest(
+        model=settings.model,
+        dimension=dimension,
+        settings_key=settings_key(settings),
+        documents={d.doc_id: d.content_hash for d in docs},
+        package_version=__version__,
+    )
+    index = VectorIndex.build(vectors, dimension)
+    return IndexData(manifest, documents, chunks, vectors, sentence_vectors, index)

@@ -1,0 +1,101 @@
+"""Lexical search: BM25 (bm25s) over the chunk texts, with one shared tokenizer."""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from collections import Counter
+from functools import lru_cache
+
+import bm25s
+import numpy as np
+import Stemmer
+
+_WORD = re.compile(r"(?u)\b\w[\w+#]*")
+_STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN) | {
+    "do",
+    "does",
+    "did",
+    "can",
+    "could",
+    "should",
+    "would",
+    "will",
+    "much",
+    "many",
+    "get",
+    "need",
+    "i",
+    "me",
+    "my",
+    "you",
+    "your",
+    "what",
+    "which",
+    "who",
+    "how",
+    "when",
+    "where",
+    "why",
+    "is",
+    "are",
+    "am",
+    "was",
+    "were",
+    "be",
+    "been",
+    "there",
+}
+_stemmer = Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return str(_stemmer.stemWord(word))
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased, stemmed content words of a text (stopwords removed)."""
+    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS and len(w) > 1]
+
+
+class LexicalIndex:
+    """BM25 scores of every chunk for a question, and term statistics for coverage."""
+
+    def __init__(self, texts: list[str]):
+        tokenized = [terms(t) or ["\x00empty"] for t in texts]
+        self._bm25 = bm25s.BM25()
+        self._size = len(texts)
+        if texts:
+            self._bm25.index(tokenized, show_progress=False)
+        self._df = Counter(term for doc in tokenized for term in set(doc))
+        self._vocabulary = sorted(self._df)
+
+    def scores(self, question: str) -> np.ndarray:
+        """BM25 score of every chunk row (zeros when no term matches)."""
+        query = [t for t in terms(question) if t in self._df]
+        if not query or not self._size:
+            return np.zeros(self._size, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(query), dtype=np.float32)
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency; a term the corpus never uses weighs the most."""
+        return math.log((self._size + 1) / (self._df.get(term, 0) + 0.5))
+
+    def knows(self, term: str) -> bool:
+        """Does the corpus use this term, or a longer or shorter form of it ("math", "mathemat")?"""
+        if term in self._df:
+            return True
+        if len(term) < 4:
+            return False
+        i = bisect.bisect_left(self._vocabulary, term)
+        if i < len(self._vocabulary) and self._vocabulary[i].startswith(term):
+            return True
+        return any(term.startswith(term[:n]) and term[:n] in self._df for n in range(4, len(term)))
+
+    def without_unknown_words(self, question: str) -> str | None:
+        """The question minus the words the corpus never uses, or None when it uses them all."""
+        words = question.split()
+        kept = [w for w in words if all(self.knows(t) for t in terms(w))]
+        return None if len(kept) == len(words) else " ".join(kept)

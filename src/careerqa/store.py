@@ -1,0 +1,274 @@
+"""The index folder: versioned builds, a manifest with checksums, an atomic switch.
+
+Layout of index/:
+    CURRENT          name of the live build, replaced atomically
+    <build>/         manifest.json, documents.json, chunks.jsonl, vectors.npy,
+                     sentence_vectors.npy, faiss.index
+    .lock            held by the one rebuild allowed at a time
+A build is written into a temporary folder, fsynced, renamed, and only then
+named in CURRENT, so a crash at any moment leaves the previous build live.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .chunking import Chunk
+from .cleaning import Block
+from .errors import IndexBusyError, IndexCorruptError, IndexMissingError
+from .index import VectorIndex
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+LOCK = ".lock"
+_FILES = (
+    "documents.json",
+    "chunks.jsonl",
+    "vectors.npy",
+    "sentence_vectors.npy",
+    "faiss.index",
+)
+
+
+@dataclass
+class StoredDocument:
+    """A cleaned document as kept in the index, with the rows its chunks occupy."""
+
+    doc_id: str
+    title: str
+    source: str
+    url: str | None
+    content_hash: str
+    text: str
+    blocks: list[Block]
+    chunk_rows: tuple[int, int]
+    sentence_rows: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk row: the chunk and the rows of its sentences in the sentence table."""
+
+    chunk: Chunk
+    sentence_rows: tuple[int, int]
+
+
+@dataclass
+class Manifest:
+    """What a build was made from; checked on load and by incremental rebuilds."""
+
+    model: str
+    dimension: int
+    settings_key: dict[str, object]
+    documents: dict[str, str]  # doc_id -> content hash
+    package_version: str
+    built_at: str = ""
+    build_id: str = ""
+    format_version: int = FORMAT_VERSION
+    counts: dict[str, int] = field(default_factory=dict)
+    checksums: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class IndexData:
+    """A loaded (or freshly built) index: everything a question needs, in memory."""
+
+    manifest: Manifest
+    documents: dict[str, StoredDocument]
+    chunks: list[StoredChunk]
+    vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    vector_index: VectorIndex
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write(path: Path, data: bytes) -> None:
+    with path.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def current_build(index_dir: Path) -> Path | None:
+    """The live build folder, or None when nothing was ever built."""
+    try:
+        name = (index_dir / CURRENT).read_text().strip()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise IndexCorruptError(f"cannot read {index_dir / CURRENT}: {exc}") from exc
+    if not name or "/" in name or name.startswith("."):
+        raise IndexCorruptError(f"{index_dir / CURRENT} names no build")
+    return index_dir / name
+
+
+def current_build_id(index_dir: Path) -> str | None:
+    """Name of the live build, cheap enough to poll."""
+    try:
+        return (index_dir / CURRENT).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def read_manifest(build: Path) -> Manifest:
+    try:
+        raw = json.loads((build / "manifest.json").read_text())
+        return Manifest(**raw)
+    except FileNotFoundError as exc:
+        raise IndexCorruptError(f"{build} has no manifest.json") from exc
+    except (OSError, ValueError, TypeError) as exc:
+        raise IndexCorruptError(f"{build}/manifest.json is unreadable ({exc})") from exc
+
+
+def save(index_dir: Path, data: IndexData) -> str:
+    """Write a build aside, then make it the live one. Returns the build id."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    previous = current_build_id(index_dir)
+    build_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+    tmp = index_dir / f".tmp-{build_id}"
+    tmp.mkdir()
+    try:
+        docs = [
+            {**asdict(d), "blocks": [asdict(b) for b in d.blocks]} for d in data.documents.values()
+        ]
+        _write(tmp / "documents.json", json.dumps(docs, ensure_ascii=False).encode())
+        lines = [
+            json.dumps({**asdict(c.chunk), "sentence_rows": c.sentence_rows}, ensure_ascii=False)
+            for c in data.chunks
+        ]
+        _write(tmp / "chunks.jsonl", ("\n".join(lines) + "\n").encode())
+        for name, array in (
+            ("vectors.npy", data.vectors),
+            ("sentence_vectors.npy", data.sentence_vectors),
+        ):
+            with (tmp / name).open("wb") as fh:
+                np.save(fh, np.ascontiguousarray(array, dtype=np.float32))
+                fh.flush()
+                os.fsync(fh.fileno())
+        data.vector_index.save(tmp / "faiss.index")
+        manifest = data.manifest
+        manifest.build_id = build_id
+        manifest.built_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        manifest.counts = {"documents": len(data.documents), "chunks": len(data.chunks)}
+        manifest.checksums = {name: _sha256(tmp / name) for name in _FILES}
+        _write(tmp / "manifest.json", json.dumps(asdict(manifest), indent=2).encode())
+        _fsync_dir(tmp)
+        final = index_dir / build_id
+        tmp.rename(final)
+        pointer = index_dir / f".{CURRENT}.{build_id}"
+        _write(pointer, build_id.encode())
+        os.replace(pointer, index_dir / CURRENT)
+        _fsync_dir(index_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    # The previous build stays until the next switch: a reader may be opening it now.
+    _collect_garbage(index_dir, keep={build_id, previous} - {None})
+    log.info("index build %s is live (%d chunks)", build_id, len(data.chunks))
+    return build_id
+
+
+def _collect_garbage(index_dir: Path, keep: set[str | None]) -> None:
+    """Remove old builds and leftovers of crashed ones (the caller holds the lock)."""
+    for path in index_dir.iterdir():
+        if path.name in keep or not path.is_dir():
+            continue
+        if path.name.startswith(".tmp-") or path.name[:8].isdigit():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def load(index_dir: Path, *, verify: bool = True) -> IndexData:
+    """Read the live build, checking it against its manifest."""
+    build = current_build(index_dir)
+    if build is None:
+        raise IndexMissingError(f"no index in {index_dir} — run `careerqa ingest`")
+    if not build.is_dir():
+        raise IndexCorruptError(f"{index_dir / CURRENT} names {build.name}, which is missing")
+    manifest = read_manifest(build)
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexCorruptError(
+            f"index format {manifest.format_version} is not {FORMAT_VERSION} — "
+            "run `careerqa ingest --full`"
+        )
+    for name in _FILES:
+        path = build / name
+        if not path.is_file():
+            raise IndexCorruptError(f"index file {path} is missing")
+        if verify and _sha256(path) != manifest.checksums.get(name):
+            raise IndexCorruptError(f"index file {path} does not match its checksum")
+    try:
+        docs_raw = json.loads((build / "documents.json").read_text())
+        documents = {}
+        for d in docs_raw:
+            d["blocks"] = [Block(**b) for b in d["blocks"]]
+            d["chunk_rows"] = tuple(d["chunk_rows"])
+            d["sentence_rows"] = tuple(d["sentence_rows"])
+            documents[d["doc_id"]] = StoredDocument(**d)
+        chunks = []
+        for line in (build / "chunks.jsonl").read_text().splitlines():
+            row = json.loads(line)
+            rows = tuple(row.pop("sentence_rows"))
+            row["sentences"] = tuple(tuple(s) for s in row["sentences"])
+            chunks.append(StoredChunk(Chunk(**row), rows))  # type: ignore[arg-type]
+        vectors = np.load(build / "vectors.npy")
+        sentence_vectors = np.load(build / "sentence_vectors.npy")
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise IndexCorruptError(f"index in {build} is unreadable ({exc})") from exc
+    vector_index = VectorIndex.load(build / "faiss.index")
+    if not (len(chunks) == len(vectors) == len(vector_index)) or (
+        len(vectors) and vectors.shape[1] != manifest.dimension
+    ):
+        raise IndexCorruptError(f"index in {build} is inconsistent — run `careerqa ingest --full`")
+    return IndexData(manifest, documents, chunks, vectors, sentence_vectors, vector_index)
+
+
+@contextlib.contextmanager
+def rebuild_lock(index_dir: Path, wait: float = 0.0) -> Iterator[None]:
+    """Hold the index's rebuild lock; IndexBusyError if another rebuild keeps it."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / LOCK).open("a") as fh:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise IndexBusyError(
+                        f"another rebuild of {index_dir} is running — wait for it to finish"
+                    ) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
