@@ -164,6 +164,7 @@ def compose(
     threshold: float,
     max_sentences: int,
     kept_meaning: float = 1.0,
+    already_said: str = "",
 ) -> tuple[str, bool, float]:
     """(answer text, answered, evidence score) for retrieved hits.
 
@@ -174,8 +175,12 @@ def compose(
     if not units:
         return NOT_COVERED, False, 0.0
     units.sort(key=lambda u: -u.score)
+    score = evidence(units[0].similarity, kept_meaning)
+    if already_said:
+        # A follow-up wants something new: skip what the last reply already said.
+        said = " ".join(already_said.split())
+        units = [u for u in units if not all(t in said for t in u.sentences)] or units
     best = units[0]
-    score = evidence(best.similarity, kept_meaning)
     if score < threshold:
         return NOT_COVERED, False, score
     chosen = [best]

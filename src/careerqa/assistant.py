@@ -6,9 +6,11 @@ import logging
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import store
 from .answering import Answer, compose, make_citations
-from .conversation import Turn, search_query
+from .conversation import Turn, context_question, previous_answer
 from .embedding import Embedder
 from .errors import CareerQAError, IndexMismatchError, QuestionError
 from .ingest import settings_key
@@ -19,6 +21,12 @@ from .store import IndexData
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000
+# How much the earlier question counts in a follow-up's query vector.
+FOLLOW_UP_CONTEXT_WEIGHT = 0.7
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / np.linalg.norm(vector)).astype(np.float32)
 
 
 @dataclass
@@ -57,21 +65,34 @@ class Assistant:
         started = time.perf_counter()
         question = validate_question(question)
         k = top_k or self.settings.top_k
-        query = search_query(question, history or [])
-        # The question without words the corpus never uses rides in the same batch.
-        reduced = self.retriever.lexical.without_unknown_words(query)
-        vectors = self.embedder.embed([query] if reduced is None else [query, reduced])
-        vector = vectors[0]
-        kept_meaning = 1.0 if reduced is None else float(vectors[1] @ vector) if reduced else 0.0
-        hits = self.retriever.search(vector, query, k)
+        history = history or []
+        context = context_question(question, history)
+        # One batch: the question, the question without words the corpus never uses,
+        # and the earlier question a follow-up refers to.
+        reduced = self.retriever.lexical.without_unknown_words(question)
+        texts = [question, reduced or "", context or ""]
+        vectors = self.embedder.embed(texts[: 3 if context else 2 if reduced is not None else 1])
+        vector, reduced_vector = vectors[0], vectors[1] if reduced else None
+        query_text = question
+        if context:
+            # The follow-up leads; the earlier question says what it is about.
+            vector = _unit(vector + FOLLOW_UP_CONTEXT_WEIGHT * vectors[2])
+            if reduced_vector is not None:
+                reduced_vector = _unit(reduced_vector + FOLLOW_UP_CONTEXT_WEIGHT * vectors[2])
+            query_text = f"{context} {question}"
+        kept_meaning = 1.0
+        if reduced is not None:
+            kept_meaning = float(reduced_vector @ vector) if reduced_vector is not None else 0.0
+        hits = self.retriever.search(vector, query_text, k)
         text, answered, evidence = compose(
-            query,
+            question,
             vector,
             hits,
             self.retriever,
             threshold=self.settings.abstain_threshold,
             max_sentences=self.settings.max_answer_sentences,
             kept_meaning=kept_meaning,
+            already_said=previous_answer(history) if context else "",
         )
         return Answer(
             question=question,

@@ -69,7 +69,7 @@ def split_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     cursor = start
     for match in _BOUNDARY.finditer(text, start, end):
         head = text[cursor : match.start()]
-        last_word = head.rsplit(None, 1)[-1].lower().rstrip(".") if head.strip() else ""
+        last_word = head.rsplit(None, 1)[-1].lower().strip('.(["“‘') if head.strip() else ""
         if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
             continue
         stop = match.end()

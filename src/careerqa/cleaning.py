@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .corpus import Document
 
+_MD_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$")
 _LIST_MARKER = re.compile(r"^(?:[-*•·‣◦▪●–]|\d{1,2}[.)])\s+")
 _NAVIGATION = re.compile(
     r"^(?:read(?:\s+(?:also|more|next|this))?|also\s+read|see\s+also|related(?:\s+\w+)?|"
@@ -124,7 +125,7 @@ def is_heading(line: str) -> bool:
 
 
 def _drop_noise_runs(lines: list[str]) -> list[bool]:
-    noise = [bool(line) and _is_noise(line) for line in lines]
+    noise = [bool(line) and not _MD_HEADING.match(line) and _is_noise(line) for line in lines]
     # A weak fragment touching noise (through blank lines) is part of the junk run.
     changed = True
     while changed:
@@ -160,8 +161,10 @@ def clean(doc: Document) -> CleanDocument:
         if not line or is_noise_line or is_boilerplate(line) or line == previous:
             continue
         previous = line
-        if is_heading(line):
-            kind, text = "heading", line.rstrip(":").strip()
+        markdown = _MD_HEADING.match(line)
+        if markdown or is_heading(line):
+            kind = "heading"
+            text = markdown.group(1) if markdown else line.rstrip(":").strip()
             heading = text
         else:
             kind = "item" if _LIST_MARKER.match(line) else "paragraph"

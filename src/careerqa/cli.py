@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from . import __version__
+from .embedding import SentenceTransformerEmbedder
 from .errors import CareerQAError
 from .settings import Settings
 
@@ -32,12 +33,11 @@ def _setup_logging(verbose: int) -> None:
 
 
 def _settings(ctx: click.Context) -> Settings:
-    return ctx.obj["settings"]  # type: ignore[no-any-return]
+    settings: Settings = ctx.obj["settings"]
+    return settings
 
 
-def _embedder(settings: Settings):  # type: ignore[no-untyped-def]
-    from .embedding import SentenceTransformerEmbedder
-
+def _embedder(settings: Settings) -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(settings.model, settings.device, settings.batch_size)
 
 
@@ -92,7 +92,7 @@ def cli(
         if v is not None
     }
     try:
-        ctx.obj = {"settings": Settings(**overrides)}
+        ctx.obj = {"settings": Settings(**overrides)}  # type: ignore[arg-type]
     except ValueError as exc:
         raise click.UsageError(f"invalid setting: {exc}") from exc
 

@@ -30,11 +30,19 @@ def is_follow_up(question: str) -> bool:
     )
 
 
-def search_query(question: str, history: list[Turn]) -> str:
-    """The text to retrieve with: the question, joined to the last user question it follows."""
+def context_question(question: str, history: list[Turn]) -> str | None:
+    """The earlier user question a follow-up refers to, or None for a standalone question."""
     if not history or not is_follow_up(question):
-        return question
+        return None
     for turn in reversed(history):
         if turn.role == "user" and turn.content.strip():
-            return f"{turn.content.strip()} {question}"
-    return question
+            return turn.content.strip()
+    return None
+
+
+def previous_answer(history: list[Turn]) -> str:
+    """The assistant's last reply, so a follow-up is not answered with the same sentences."""
+    for turn in reversed(history):
+        if turn.role == "assistant":
+            return turn.content
+    return ""

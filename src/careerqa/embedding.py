@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -15,13 +15,25 @@ from .settings import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
 
+# Loaded models by (name, device): commands and app instances in one process share one.
+_MODELS: dict[tuple[str, str], object] = {}
+_MODELS_LOCK = threading.Lock()
+
 
 class Embedder(Protocol):
     """What the index and the retriever need from a model."""
 
     name: str
-    dimension: int
-    max_tokens: int
+
+    @property
+    def dimension(self) -> int:
+        """Length of each vector."""
+        ...
+
+    @property
+    def max_tokens(self) -> int:
+        """Word pieces the model reads; longer texts would be truncated."""
+        ...
 
     def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
         """Return one L2-normalized float32 row per text."""
@@ -53,18 +65,19 @@ class SentenceTransformerEmbedder:
         self.name = model
         self.device = device
         self.batch_size = batch_size
-        self._model = None
-        self._lock = threading.Lock()
+        self._model: Any = None
 
     @property
-    def model(self):  # type: ignore[no-untyped-def]
+    def model(self) -> Any:
         if self._model is None:
-            with self._lock:
-                if self._model is None:
-                    self._model = self._load()
+            with _MODELS_LOCK:
+                key = (self.name, self.device)
+                if key not in _MODELS:
+                    _MODELS[key] = self._load()
+                self._model = _MODELS[key]
         return self._model
 
-    def _load(self):  # type: ignore[no-untyped-def]
+    def _load(self) -> Any:
         target = resolve_model(self.name)
         if self.name == DEFAULT_MODEL or Path(target).exists():
             # A local folder must never reach out to a model hub.

@@ -39,7 +39,7 @@ class VectorIndex:
     def remove(self, ids: list[int]) -> None:
         """Drop rows; later rows move up, like rows deleted from the chunk table."""
         if ids:
-            self._index.remove_ids(np.asarray(sorted(ids), dtype=np.int64))
+            self._index.remove_ids(np.asarray(sorted(ids), dtype=np.int64))  # type: ignore[arg-type]
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Best k (scores, ids) per query row; ids of -1 mean fewer than k rows."""

@@ -140,6 +140,8 @@ def _embed_documents(
     report: IngestReport,
 ) -> _Fresh:
     """Clean, chunk and embed new or changed documents (rows are relative to each document)."""
+    if not docs:
+        return {}  # only removals: the model is not needed
     chunk_settings = ChunkSettings(settings.chunk_tokens, settings.chunk_overlap)
     prepared = []
     texts: list[str] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import logging
 import math
 import re
 from collections import Counter
@@ -11,6 +12,9 @@ from functools import lru_cache
 import bm25s
 import numpy as np
 import Stemmer
+
+# bm25s sets its own logger to DEBUG on import; its chatter is not ours to show.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _WORD = re.compile(r"(?u)\b\w[\w+#]*")
 _STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN) | {

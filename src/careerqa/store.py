@@ -239,7 +239,7 @@ def load(index_dir: Path, *, verify: bool = True) -> IndexData:
             row = json.loads(line)
             rows = tuple(row.pop("sentence_rows"))
             row["sentences"] = tuple(tuple(s) for s in row["sentences"])
-            chunks.append(StoredChunk(Chunk(**row), rows))  # type: ignore[arg-type]
+            chunks.append(StoredChunk(Chunk(**row), rows))
         vectors = np.load(build / "vectors.npy")
         sentence_vectors = np.load(build / "sentence_vectors.npy")
     except (OSError, ValueError, TypeError, KeyError) as exc:

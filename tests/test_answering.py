@@ -1,0 +1,95 @@
+"""End to end with the real bundled model on the shipped corpus: answers, citations, eval."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from careerqa.assistant import Assistant, validate_question
+from careerqa.conversation import Turn
+from careerqa.errors import QuestionError
+from careerqa.evaluation import evaluate, load_questions
+from careerqa.ingest import ingest
+from careerqa.settings import Settings
+
+from .conftest import REPO, SHARED_EVAL
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory, real_embedder) -> Assistant:
+    settings = Settings(corpus_dir=REPO / "corpus", index_dir=tmp_path_factory.mktemp("index"))
+    ingest(settings, real_embedder)
+    return Assistant.load(settings, real_embedder)
+
+
+def test_answer_sentences_are_copied_from_the_passages_they_cite(assistant):
+    answer = assistant.ask("What salary can an entry-level machine learning engineer expect?")
+    assert answer.answered
+    assert "$70,000 and $90,000" in answer.answer
+    assert [c.n for c in answer.citations] == list(range(1, 6))
+    parts = re.findall(r"(.+?) \[(\d+)\]", answer.answer)
+    assert 1 <= len(parts) <= 4
+    for sentence, n in parts:
+        passage = answer.citations[int(n) - 1].text
+        assert " ".join(sentence.split()).rstrip(".")[-40:] in " ".join(passage.split())
+
+
+def test_citations_point_at_exact_text(assistant):
+    answer = assistant.ask("Which clustering methods should I know?")
+    for c in answer.citations:
+        doc = assistant.data.documents[c.doc_id]
+        assert doc.text[c.start : c.end] == c.text
+        assert c.url == f"/sources/{c.doc_id}?start={c.start}&end={c.end}#passage"
+
+
+def test_out_of_scope_question_is_declined_and_cites_nothing(assistant):
+    answer = assistant.ask("How do I bake sourdough bread?")
+    assert not answer.answered
+    assert "don't cover" in answer.answer
+    assert answer.citations == [] and "[" not in answer.answer
+
+
+def test_follow_up_uses_history(assistant):
+    first = "What salary can an entry-level machine learning engineer expect?"
+    earlier = assistant.ask(first)
+    history = [Turn("user", first), Turn("assistant", earlier.answer)]
+    answer = assistant.ask("and with experience?", history=history)
+    assert answer.answered and "$120,000-$150,000" in answer.answer
+    alone = assistant.ask("and with experience?")
+    assert "$120,000-$150,000" not in alone.answer
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "x" * 1001, "nul\x00byte"])
+def test_bad_questions_are_refused(bad):
+    with pytest.raises(QuestionError):
+        validate_question(bad)
+
+
+def test_odd_but_valid_questions_are_answered_or_declined_cleanly(assistant):
+    for q in ["¿Cuánto gana un ingeniero?", "💰 salary?", '<b>skills</b> & "quotes"']:
+        answer = assistant.ask(q)
+        assert answer.answer
+
+
+@pytest.mark.skipif(not SHARED_EVAL.exists(), reason="shared/eval/dev.jsonl not beside the repo")
+def test_dev_question_set_meets_the_targets(assistant):
+    metrics, _ = evaluate(load_questions(SHARED_EVAL), lambda q: assistant.ask(q))
+    assert metrics["hit@3"] >= 0.95
+    assert metrics["mrr@10"] >= 0.85
+    assert metrics["answer_accuracy"] >= 0.85
+    assert metrics["citation_accuracy"] >= 0.9
+    assert metrics["abstain_accuracy"] == 1.0
+    assert metrics["false_abstain_rate"] <= 0.05
+
+
+def test_own_question_set_holds_up(assistant):
+    """Questions not in the shared set: the method, not the dev set, is what works."""
+    metrics, _ = evaluate(load_questions(REPO / "eval" / "extra.jsonl"), lambda q: assistant.ask(q))
+    assert metrics["hit@3"] >= 0.9
+    assert metrics["answer_accuracy"] >= 0.8
+    assert metrics["abstain_accuracy"] == 1.0
+    assert metrics["false_abstain_rate"] <= 0.1
+
+
+def test_own_question_set_path_exists():
+    assert Path(REPO / "eval" / "extra.jsonl").is_file()

@@ -1,0 +1,47 @@
+"""Loading: front matter, skipped files with reasons, clear errors."""
+
+import logging
+
+import pytest
+
+from careerqa.corpus import load_corpus, parse_front_matter
+from careerqa.errors import CorpusError
+
+
+def test_reads_txt_and_md_with_front_matter(corpus_dir):
+    report = load_corpus(corpus_dir)
+    by_id = {d.doc_id: d for d in report.documents}
+    assert set(by_id) == {"portfolio", "salaries", "skills"}
+    assert by_id["salaries"].title == "Data Engineer Salaries"
+    assert by_id["salaries"].url == "https://example.org/salaries"
+    assert not by_id["salaries"].text.startswith("---")
+    # No front matter: the first line that reads like a title, never a date.
+    assert by_id["skills"].title == "Skills Every Data Engineer Needs"
+
+
+def test_skips_other_files_with_a_warning(corpus_dir, caplog):
+    with caplog.at_level(logging.WARNING):
+        report = load_corpus(corpus_dir)
+    assert ("notes.pdf", "not a .txt or .md file") in report.skipped
+    assert "notes.pdf" in caplog.text
+
+
+def test_reports_undecodable_and_empty_files_by_name_and_keeps_the_rest(corpus_dir):
+    (corpus_dir / "latin1.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
+    (corpus_dir / "empty.md").write_text("  \n\n")
+    report = load_corpus(corpus_dir)
+    reasons = dict(report.skipped)
+    assert "not UTF-8" in reasons["latin1.txt"]
+    assert reasons["empty.md"] == "empty file"
+    assert len(report.documents) == 3
+
+
+def test_missing_corpus_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(CorpusError, match="does not exist"):
+        load_corpus(tmp_path / "nope")
+
+
+def test_front_matter_is_optional():
+    assert parse_front_matter("no front matter\n") == ({}, "no front matter\n")
+    meta, body = parse_front_matter("---\ntitle: A: B\nurl: 'x'\n---\nbody")
+    assert meta == {"title": "A: B", "url": "x"} and body == "body"

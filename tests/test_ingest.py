@@ -1,0 +1,159 @@
+"""Ingest: incremental rebuilds, atomic switches, corrupt and missing indexes."""
+
+import json
+
+import numpy as np
+import pytest
+
+from careerqa import store
+from careerqa.errors import CorpusError, IndexCorruptError, IndexMissingError
+from careerqa.ingest import ingest
+
+
+def _chunk_ids(settings, doc_id=None):
+    data = store.load(settings.index_dir)
+    return {c.chunk.chunk_id for c in data.chunks if doc_id in (None, c.chunk.doc_id)}
+
+
+def test_first_ingest_builds_everything(settings, fake):
+    report = ingest(settings, fake)
+    assert sorted(report.added) == ["portfolio", "salaries", "skills"]
+    assert report.full and report.chunks_embedded > 0
+    assert ("notes.pdf", "not a .txt or .md file") in report.skipped
+    data = store.load(settings.index_dir)
+    assert len(data.chunks) == len(data.vectors) == len(data.vector_index) == report.chunks_embedded
+    manifest = json.loads((store.current_build(settings.index_dir) / "manifest.json").read_text())
+    assert manifest["model"] == "fake" and manifest["dimension"] == 64
+    assert set(manifest["documents"]) == {"portfolio", "salaries", "skills"}
+    assert manifest["settings_key"]["chunk_tokens"] == settings.chunk_tokens
+    assert manifest["built_at"] and manifest["package_version"]
+
+
+def test_no_change_embeds_nothing(settings, fake):
+    ingest(settings, fake)
+    before = store.current_build_id(settings.index_dir)
+    fresh = type(fake)()
+    report = ingest(settings, fresh)
+    assert fresh.calls == 0 and report.chunks_embedded == 0
+    assert not report.did_change and len(report.unchanged) == 3
+    assert store.current_build_id(settings.index_dir) == before
+
+
+def test_changing_one_file_reembeds_only_its_chunks(settings, fake, corpus_dir):
+    ingest(settings, fake)
+    untouched = _chunk_ids(settings, "salaries") | _chunk_ids(settings, "skills")
+    old_vectors = {
+        c.chunk.chunk_id: store.load(settings.index_dir).vectors[i]
+        for i, c in enumerate(store.load(settings.index_dir).chunks)
+    }
+    path = corpus_dir / "portfolio.txt"
+    path.write_text(path.read_text() + "\nRecruiters also read your README files closely.\n")
+    counting = type(fake)()
+    report = ingest(settings, counting)
+    assert report.changed == ["portfolio"] and report.added == report.removed == []
+    data = store.load(settings.index_dir)
+    portfolio_chunks = [c for c in data.chunks if c.chunk.doc_id == "portfolio"]
+    portfolio_sentences = sum(c.sentence_rows[1] - c.sentence_rows[0] for c in portfolio_chunks)
+    assert report.chunks_embedded == len(portfolio_chunks)
+    assert counting.texts_embedded <= len(portfolio_chunks) + portfolio_sentences
+    assert untouched <= _chunk_ids(settings)
+    # Reused vectors are the very same rows as before.
+    for i, c in enumerate(data.chunks):
+        if c.chunk.chunk_id in untouched:
+            assert np.array_equal(data.vectors[i], old_vectors[c.chunk.chunk_id])
+    # Sentence rows still line up with the sentence vectors after the re-layout.
+    for c in data.chunks:
+        lo, hi = c.sentence_rows
+        assert hi - lo == len(c.chunk.sentences)
+        doc = data.documents[c.chunk.doc_id]
+        a, b = c.chunk.sentences[0]
+        expected = counting.embed([doc.text[a:b]])[0]
+        assert np.allclose(data.sentence_vectors[lo], expected, atol=1e-6)
+
+
+def test_removing_a_file_drops_its_chunks(settings, fake, corpus_dir):
+    ingest(settings, fake)
+    (corpus_dir / "skills.txt").unlink()
+    counting = type(fake)()
+    report = ingest(settings, counting)
+    assert report.removed == ["skills"] and counting.calls == 0
+    data = store.load(settings.index_dir)
+    assert "skills" not in data.documents
+    assert all(c.chunk.doc_id != "skills" for c in data.chunks)
+    assert len(data.vector_index) == len(data.chunks)
+
+
+def test_full_rebuild_embeds_everything_again(settings, fake):
+    first = ingest(settings, fake)
+    report = ingest(settings, fake, full=True)
+    assert report.full and report.chunks_embedded == first.chunks_embedded
+
+
+def test_changed_settings_rebuild_everything(settings, fake):
+    ingest(settings, fake)
+    changed = settings.model_copy(update={"chunk_tokens": 48})
+    report = ingest(changed, fake)
+    assert report.full and "settings changed" in report.reason
+
+
+def test_crash_mid_build_leaves_previous_index_live(settings, fake, corpus_dir, monkeypatch):
+    ingest(settings, fake)
+    before = store.current_build_id(settings.index_dir)
+    old_chunks = _chunk_ids(settings)
+    (corpus_dir / "portfolio.txt").write_text("Totally new text about portfolios and pay.\n")
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store.VectorIndex, "save", boom)
+    with pytest.raises(OSError):
+        ingest(settings, fake)
+    monkeypatch.undo()
+    assert store.current_build_id(settings.index_dir) == before
+    assert _chunk_ids(settings) == old_chunks
+    assert not [p for p in settings.index_dir.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_crash_before_switch_leaves_previous_index_live(settings, fake, corpus_dir, monkeypatch):
+    """A process killed between writing a build and switching to it."""
+    ingest(settings, fake)
+    before = store.current_build_id(settings.index_dir)
+    (corpus_dir / "portfolio.txt").write_text("Totally new text about portfolios and pay.\n")
+    real_replace = store.os.replace
+
+    def dies(src, dst):
+        if str(dst).endswith(store.CURRENT):
+            raise KeyboardInterrupt  # stands in for SIGKILL at the worst moment
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(store.os, "replace", dies)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(settings, fake)
+    monkeypatch.undo()
+    assert store.current_build_id(settings.index_dir) == before
+    store.load(settings.index_dir)  # whole and checksummed
+    # The next ingest finishes the job.
+    assert ingest(settings, fake).changed == ["portfolio"]
+
+
+def test_missing_index_is_a_clear_error(settings):
+    with pytest.raises(IndexMissingError, match="careerqa ingest"):
+        store.load(settings.index_dir)
+
+
+def test_corrupt_index_file_is_detected_and_rebuilt(settings, fake):
+    ingest(settings, fake)
+    vectors = store.current_build(settings.index_dir) / "vectors.npy"
+    vectors.write_bytes(vectors.read_bytes()[:-16] + b"\x00" * 16)
+    with pytest.raises(IndexCorruptError, match="checksum"):
+        store.load(settings.index_dir)
+    report = ingest(settings, fake)
+    assert report.full and "unusable" in report.reason
+    store.load(settings.index_dir)
+
+
+def test_empty_corpus_is_a_clear_error(settings, fake, corpus_dir):
+    for path in corpus_dir.iterdir():
+        path.unlink()
+    with pytest.raises(CorpusError, match="no usable"):
+        ingest(settings, fake)
