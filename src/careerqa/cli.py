@@ -213,5 +213,28 @@ def evaluate(ctx: click.Context, file: Path, top_k: int | None, as_json: bool) -
         click.echo(f"{name:<20} {value:g}")
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--watch", is_flag=True, help="Rebuild by itself when corpus files change.")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, watch: bool) -> None:
+    """Serve the chat page and the JSON API (POST /ask) with uvicorn.
+
+    Builds the index when missing or stale, loads it once, and swaps in new builds
+    made by `careerqa ingest`, POST /reindex (bearer token from
+    CAREERQA_ADMIN_TOKEN) or --watch, without failing requests in flight.
+    """
+    import uvicorn
+
+    from .app import create_app
+
+    settings = _settings(ctx)
+    logging.getLogger("careerqa").setLevel(min(logging.getLogger().level, logging.INFO))
+    app = create_app(settings, watch=watch)
+    click.echo(f"careerqa: serving on http://{host}:{port}/ (API docs at /docs)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+
+
 def main() -> None:
     cli(prog_name="careerqa")

@@ -1,0 +1,5 @@
+"""`python -m careerqa` is the `careerqa` command."""
+
+from .cli import main
+
+main()

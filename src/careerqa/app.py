@@ -1,0 +1,219 @@
+"""The web app: `create_app(settings)` builds it; routes validate, call the core, return models."""
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from fastapi_offline import FastAPIOffline
+
+from . import __version__
+from .answering import answer_to_dict
+from .assistant import Assistant
+from .conversation import Turn
+from .embedding import Embedder, SentenceTransformerEmbedder
+from .errors import CareerQAError, IndexBusyError, QuestionError
+from .schemas import AskRequest, AskResponse, ErrorOut, Health, Readiness, ReindexOut
+from .serving import IndexHolder
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+WEB = Path(str(files("careerqa.web")))
+EXAMPLE_QUESTIONS = [
+    "How much do entry-level machine learning engineers earn?",
+    "Do I need a degree to become a machine learning engineer?",
+    "Which online platforms offer machine learning courses?",
+    "What project ideas are good for beginners?",
+]
+
+DESCRIPTION = """
+Answers career questions from a folder of articles. Every sentence of an answer
+is copied from a retrieved passage and followed by `[n]`, the number of the
+citation it came from; each citation links to the passage in its article.
+When the articles don't cover a question, `answered` is false and nothing is cited.
+"""
+
+
+def create_app(
+    settings: Settings,
+    embedder: Embedder | None = None,
+    *,
+    watch: bool = False,
+    poll_interval: float = 1.0,
+) -> FastAPI:
+    """The careerqa app; the index is built or refreshed and loaded at startup."""
+    model = embedder or SentenceTransformerEmbedder(
+        settings.model, settings.device, settings.batch_size
+    )
+    holder = IndexHolder(settings, model)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(holder.startup)
+        holder.start(watch=watch, poll_interval=poll_interval)
+        try:
+            yield
+        finally:
+            holder.stop()
+
+    # FastAPIOffline serves the /docs and /redoc assets itself: no CDN on these machines.
+    app = FastAPIOffline(
+        title="careerqa",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.holder = holder
+    app.state.settings = settings
+    templates = Jinja2Templates(directory=str(WEB / "templates"))
+    app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
+
+    def assistant() -> Assistant:
+        current = holder.assistant
+        if current is None:
+            reason = holder.last_error or "the index is still loading"
+            raise HTTPException(503, f"no index loaded: {reason} — run `careerqa ingest`")
+        return current
+
+    Live = Annotated[Assistant, Depends(assistant)]
+
+    @app.post(
+        "/ask",
+        response_model=AskResponse,
+        responses={422: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+        summary="Answer a question with cited passages",
+    )
+    def ask(body: AskRequest, live: Live) -> dict[str, Any]:
+        history = [Turn(t.role, t.content) for t in body.history]
+        try:
+            answer = live.ask(body.question, body.top_k, history)
+        except QuestionError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return answer_to_dict(answer)
+
+    @app.get("/healthz", response_model=Health, summary="The process is up")
+    def healthz() -> Health:
+        return Health()
+
+    @app.get(
+        "/readyz",
+        response_model=Readiness,
+        responses={503: {"model": Readiness}},
+        summary="An index is loaded and questions can be answered",
+    )
+    def readyz() -> Any:
+        from fastapi.responses import JSONResponse
+
+        current = holder.assistant
+        if current is None:
+            body = Readiness(ready=False, last_error=holder.last_error)
+            return JSONResponse(body.model_dump(), status_code=503)
+        manifest = current.data.manifest
+        return Readiness(
+            ready=True,
+            documents=len(current.data.documents),
+            chunks=len(current.data.chunks),
+            model=manifest.model,
+            built_at=manifest.built_at,
+            build_id=manifest.build_id,
+            last_error=holder.last_error,
+        )
+
+    def admin(authorization: Annotated[str | None, Header()] = None) -> None:
+        token = settings.admin_token
+        if not token:
+            raise HTTPException(404, "reindex is off: set CAREERQA_ADMIN_TOKEN to enable it")
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(
+            given.strip().encode(), token.encode()
+        ):
+            raise HTTPException(
+                401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+            )
+
+    @app.post(
+        "/reindex",
+        response_model=ReindexOut,
+        dependencies=[Depends(admin)],
+        responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+        summary="Rebuild the index from the corpus (bearer token from CAREERQA_ADMIN_TOKEN)",
+    )
+    def reindex(full: bool = False) -> ReindexOut:
+        try:
+            report = holder.rebuild(full=full)
+        except IndexBusyError as exc:
+            raise HTTPException(409, str(exc)) from exc
+        except CareerQAError as exc:
+            raise HTTPException(
+                500, f"rebuild failed, still serving the previous index: {exc}"
+            ) from exc
+        return ReindexOut(
+            added=report.added,
+            changed=report.changed,
+            removed=report.removed,
+            unchanged=report.unchanged,
+            skipped=[list(s) for s in report.skipped],
+            chunks_embedded=report.chunks_embedded,
+            build_id=report.build_id,
+            seconds=round(report.seconds, 3),
+        )
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(
+            request, "chat.html", {"examples": EXAMPLE_QUESTIONS, "version": __version__}
+        )
+
+    @app.get(
+        "/sources/{doc_id}",
+        response_class=HTMLResponse,
+        summary="An article, the cited passage highlighted",
+    )
+    def source(
+        request: Request,
+        doc_id: str,
+        live: Live,
+        start: Annotated[int | None, Query(ge=0)] = None,
+        end: Annotated[int | None, Query(ge=0)] = None,
+    ) -> HTMLResponse:
+        doc = live.data.documents.get(doc_id)
+        if doc is None:
+            raise HTTPException(404, f"no article {doc_id!r} in the index")
+        blocks = _highlighted_blocks(doc.text, doc.blocks, start, end)
+        return templates.TemplateResponse(
+            request, "source.html", {"doc": doc, "blocks": blocks, "version": __version__}
+        )
+
+    return app
+
+
+def _highlighted_blocks(
+    text: str, blocks: list[Any], start: int | None, end: int | None
+) -> list[dict[str, Any]]:
+    """Blocks split into (text, highlighted, first-highlight) parts for the template."""
+    out = []
+    anchored = False
+    for block in blocks:
+        parts = []
+        a, b = block.start, block.end
+        if start is not None and end is not None and start < b and end > a:
+            lo, hi = max(a, start), min(b, end)
+            if lo > a:
+                parts.append({"text": text[a:lo], "mark": False})
+            parts.append({"text": text[lo:hi], "mark": True, "anchor": not anchored})
+            anchored = True
+            if hi < b:
+                parts.append({"text": text[hi:b], "mark": False})
+        else:
+            parts.append({"text": text[a:b], "mark": False})
+        out.append({"kind": block.kind, "parts": parts})
+    return out

@@ -1,0 +1,158 @@
+"""Typed request and response models of the HTTP API (the `/ask` contract of DESIGN.md)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .assistant import MAX_QUESTION_CHARS
+
+MAX_HISTORY_TURNS = 20
+MAX_TURN_CHARS = 4000
+
+_EXAMPLE_CITATION: Any = {
+    "n": 1,
+    "doc_id": "how-to-become-a-machine-learning-engineer-role-skills-salary",
+    "title": "How to Become a Machine Learning Engineer: Role, Skills, Portfolio and Salary",
+    "source": "how-to-become-a-machine-learning-engineer-role-skills-salary.txt",
+    "heading": "Salary Overview",
+    "text": "- Entry-Level Salaries: entry-level machine learning engineers can expect to earn "
+    "between $70,000 and $90,000 annually, depending on location and industry.",
+    "start": 5306,
+    "end": 5455,
+    "score": 0.032787,
+    "url": "/sources/how-to-become-a-machine-learning-engineer-role-skills-salary"
+    "?start=5306&end=5455#passage",
+}
+
+
+class HistoryTurn(BaseModel):
+    """An earlier message of the conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=MAX_TURN_CHARS)
+
+
+class AskRequest(BaseModel):
+    """A question, optionally with the conversation so far."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"question": "How much do entry-level ML engineers earn?", "top_k": 5},
+                {
+                    "question": "And with experience?",
+                    "history": [
+                        {"role": "user", "content": "How much do entry-level ML engineers earn?"},
+                        {"role": "assistant", "content": "… between $70,000 and $90,000 … [1]"},
+                    ],
+                },
+            ]
+        },
+    )
+
+    question: str = Field(
+        description=f"The question, 1–{MAX_QUESTION_CHARS} characters after trimming."
+    )
+    top_k: int = Field(5, ge=1, le=20, description="How many passages to retrieve and cite.")
+    history: list[HistoryTurn] = Field(
+        default_factory=list,
+        max_length=MAX_HISTORY_TURNS,
+        description="Earlier turns, oldest first; used to understand follow-up questions.",
+    )
+
+    @field_validator("question")
+    @classmethod
+    def _question(cls, value: str) -> str:
+        trimmed = value.strip()
+        if not trimmed:
+            raise ValueError("question is empty")
+        if len(trimmed) > MAX_QUESTION_CHARS:
+            raise ValueError(
+                f"question is {len(trimmed)} characters long; the limit is {MAX_QUESTION_CHARS}"
+            )
+        if "\x00" in trimmed:
+            raise ValueError("question contains a NUL character")
+        return trimmed
+
+
+class CitationOut(BaseModel):
+    """A retrieved passage; `n` is the number `[n]` markers in the answer use."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE_CITATION]})
+
+    n: int
+    doc_id: str
+    title: str
+    source: str = Field(description="Path of the article, relative to the corpus folder.")
+    heading: str | None
+    text: str
+    start: int = Field(description="Offset of the passage in the cleaned article text.")
+    end: int
+    score: float = Field(description="Reciprocal-rank-fusion score.")
+    url: str = Field(description="The source view with this passage highlighted.")
+
+
+class AskResponse(BaseModel):
+    """A short answer whose every sentence cites a passage, or a plain refusal."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "question": "How much do entry-level ML engineers earn?",
+                    "answer": "Entry-Level Salaries: entry-level machine learning engineers can "
+                    "expect to earn between $70,000 and $90,000 annually, depending on location "
+                    "and industry. [1]",
+                    "answered": True,
+                    "citations": [_EXAMPLE_CITATION],
+                    "took_ms": 14.2,
+                }
+            ]
+        }
+    )
+
+    question: str
+    answer: str
+    answered: bool = Field(description="False when the articles don't cover the question.")
+    citations: list[CitationOut] = Field(description="Retrieved passages, best first.")
+    took_ms: float
+
+
+class ErrorOut(BaseModel):
+    """Why a request was refused."""
+
+    detail: str | list[dict[str, object]]
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    """The loaded index, or why there is none."""
+
+    ready: bool
+    documents: int = 0
+    chunks: int = 0
+    model: str | None = None
+    built_at: str | None = None
+    build_id: str | None = None
+    last_error: str | None = Field(None, description="The last failed rebuild, if any.")
+
+
+class ReindexOut(BaseModel):
+    """What a rebuild did."""
+
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+    unchanged: list[str]
+    skipped: list[list[str]]
+    chunks_embedded: int
+    build_id: str | None
+    seconds: float
