@@ -1,0 +1,184 @@
+"""The HTTP API with TestClient: the /ask contract, validation, pages, reindex auth."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from careerqa.app import create_app
+
+
+@pytest.fixture
+def client(settings, fake):
+    # The fake embedder's similarities mean nothing: always answer, to test the API layer.
+    settings = settings.model_copy(update={"abstain_threshold": -1.0})
+    with TestClient(create_app(settings, fake)) as c:
+        yield c
+
+
+@pytest.fixture
+def admin_client(settings, fake):
+    settings = settings.model_copy(update={"admin_token": "s3cret-token"})
+    with TestClient(create_app(settings, fake)) as c:
+        yield c
+
+
+def test_ask_follows_the_contract(client):
+    r = client.post(
+        "/ask", json={"question": "  How much do junior data engineers earn?  ", "top_k": 3}
+    )
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) == {"question", "answer", "answered", "citations", "took_ms"}
+    assert body["question"] == "How much do junior data engineers earn?"
+    if body["answered"]:
+        assert len(body["citations"]) == 3
+        assert [c["n"] for c in body["citations"]] == [1, 2, 3]
+    for c in body["citations"]:
+        assert set(c) == {
+            "n",
+            "doc_id",
+            "title",
+            "source",
+            "heading",
+            "text",
+            "start",
+            "end",
+            "score",
+            "url",
+        }
+        assert c["url"].startswith(f"/sources/{c['doc_id']}?start={c['start']}&end={c['end']}")
+
+
+def test_ask_accepts_history(client):
+    r = client.post(
+        "/ask",
+        json={
+            "question": "and seniors?",
+            "history": [
+                {"role": "user", "content": "How much do junior data engineers earn?"},
+                {"role": "assistant", "content": "Between $60,000 and $75,000 [1]."},
+            ],
+        },
+    )
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "payload,needle",
+    [
+        ({}, "question"),
+        ({"question": ""}, "question is empty"),
+        ({"question": "   \n "}, "question is empty"),
+        ({"question": "x" * 1001}, "the limit is 1000"),
+        ({"question": 42}, "question"),
+        ({"question": "ok", "top_k": 0}, "top_k"),
+        ({"question": "ok", "top_k": 21}, "top_k"),
+        ({"question": "ok", "top_k": "five"}, "top_k"),
+        ({"question": "ok", "history": "not a list"}, "history"),
+        ({"question": "ok", "history": [{"role": "system", "content": "x"}]}, "role"),
+        ({"question": "ok", "history": [{"role": "user"}]}, "content"),
+        ({"question": "nul \u0000 byte"}, "NUL"),
+        ({"question": "ok", "extra": 1}, "extra"),
+    ],
+)
+def test_invalid_input_is_422_naming_the_problem(client, payload, needle):
+    r = client.post("/ask", json=payload)
+    assert r.status_code == 422
+    assert needle in r.text
+
+
+def test_malformed_json_is_422(client):
+    r = client.post("/ask", content=b'{"question": ', headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert "json" in r.text.lower()
+
+
+def test_no_index_is_503_not_a_traceback(tmp_path, fake):
+    from careerqa.settings import Settings
+
+    settings = Settings(corpus_dir=tmp_path / "missing", index_dir=tmp_path / "index", model="fake")
+    with TestClient(create_app(settings, fake)) as c:
+        r = c.post("/ask", json={"question": "anything"})
+        assert r.status_code == 503
+        assert "no index loaded" in r.json()["detail"]
+        ready = c.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["ready"] is False
+        assert "does not exist" in ready.json()["last_error"]
+        assert c.get("/healthz").json() == {"status": "ok"}
+
+
+def test_health_and_readiness(client):
+    assert client.get("/healthz").status_code == 200
+    ready = client.get("/readyz").json()
+    assert ready["ready"] and ready["documents"] == 3 and ready["chunks"] > 0
+    assert ready["model"] == "fake" and ready["built_at"] and ready["build_id"]
+
+
+def test_reindex_is_off_without_a_token(client):
+    assert client.post("/reindex").status_code == 404
+
+
+def test_reindex_needs_the_bearer_token(admin_client, corpus_dir):
+    assert admin_client.post("/reindex").status_code == 401
+    wrong = admin_client.post("/reindex", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert (
+        admin_client.post("/reindex", headers={"Authorization": "Basic s3cret-token"}).status_code
+        == 401
+    )
+    (corpus_dir / "new.txt").write_text(
+        "Data engineers in Lisbon enjoy the sea breeze after work.\n"
+    )
+    before = admin_client.get("/readyz").json()["build_id"]
+    ok = admin_client.post("/reindex", headers={"Authorization": "Bearer s3cret-token"})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["added"] == ["new"]
+    after = admin_client.get("/readyz").json()
+    assert after["build_id"] != before and after["documents"] == 4
+
+
+def test_page_has_examples_and_no_outside_assets(client):
+    r = client.get("/")
+    assert r.status_code == 200
+    html = r.text
+    assert 'id="ask-form"' in html and 'class="example"' in html
+    assert "http://" not in html and "https://" not in html
+    assert client.get("/static/chat.js").status_code == 200
+    assert client.get("/static/style.css").status_code == 200
+
+
+def test_source_view_highlights_the_passage(client):
+    body = client.post("/ask", json={"question": "How much do junior data engineers earn?"}).json()
+    citation = body["citations"][0]
+    r = client.get(citation["url"].split("#")[0])
+    assert r.status_code == 200
+    marked = r.text.split('<mark id="passage">', 1)[1].split("</mark>", 1)[0]
+    assert marked.strip() and marked in citation["text"]
+
+
+def test_source_view_escapes_article_text(settings, fake, corpus_dir):
+    (corpus_dir / "evil.txt").write_text(
+        "---\ntitle: <img src=x onerror=alert(1)>\nurl: javascript:alert(2)\n---\n"
+        "Some <script>alert('x')</script> text about data engineers.\n"
+    )
+    with TestClient(create_app(settings, fake)) as c:
+        r = c.get("/sources/evil?start=0&end=20")
+        assert r.status_code == 200
+        assert "<script>alert" not in r.text and "&lt;script&gt;" in r.text
+        assert "<img src=x" not in r.text
+        assert "javascript:alert" not in r.text
+
+
+def test_unknown_source_is_404(client):
+    assert client.get("/sources/no-such-doc").status_code == 404
+
+
+def test_openapi_describes_the_contract(client):
+    spec = client.get("/openapi.json").json()
+    ask = spec["paths"]["/ask"]["post"]
+    assert "AskRequest" in str(ask["requestBody"]) and "AskResponse" in str(ask["responses"]["200"])
+    schemas = spec["components"]["schemas"]
+    assert schemas["AskRequest"]["examples"] and schemas["AskResponse"]["examples"]
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "https://" not in docs.text  # assets served locally
+    js = docs.text.split('src="', 1)[1].split('"', 1)[0]
+    assert client.get(js).status_code == 200
