@@ -51,9 +51,7 @@ def create_app(
     poll_interval: float = 1.0,
 ) -> FastAPI:
     """The careerqa app; the index is built or refreshed and loaded at startup."""
-    model = embedder or SentenceTransformerEmbedder(
-        settings.model, settings.device, settings.batch_size
-    )
+    model = embedder or SentenceTransformerEmbedder.from_settings(settings)
     holder = IndexHolder(settings, model)
 
     @asynccontextmanager

@@ -38,7 +38,7 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(settings.model, settings.device, settings.batch_size)
+    return SentenceTransformerEmbedder.from_settings(settings)
 
 
 class _Group(click.Group):

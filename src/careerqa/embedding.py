@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Protocol
@@ -11,12 +13,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from .errors import ModelError
-from .settings import DEFAULT_MODEL
+from .settings import DEFAULT_MODEL, Settings
 
 log = logging.getLogger(__name__)
 
 # Loaded models by (name, device): commands and app instances in one process share one.
-_MODELS: dict[tuple[str, str], object] = {}
+_MODELS: dict[tuple[str, str, str], object] = {}
 _MODELS_LOCK = threading.Lock()
 
 
@@ -61,17 +63,26 @@ def resolve_model(model: str) -> str:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded on first use."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, device: str = "cpu", batch_size: int = 32):
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        device: str = "cpu",
+        batch_size: int = 32,
+        backend: str = "auto",
+        cache_dir: Path | None = None,
+    ):
         self.name = model
         self.device = device
         self.batch_size = batch_size
+        self.backend = backend
+        self.cache_dir = cache_dir or Path.home() / ".cache" / "careerqa"
         self._model: Any = None
 
     @property
     def model(self) -> Any:
         if self._model is None:
             with _MODELS_LOCK:
-                key = (self.name, self.device)
+                key = (self.name, self.device, self.backend)
                 if key not in _MODELS:
                     _MODELS[key] = self._load()
                 self._model = _MODELS[key]
@@ -82,7 +93,14 @@ class SentenceTransformerEmbedder:
         if self.name == DEFAULT_MODEL or Path(target).exists():
             # A local folder must never reach out to a model hub.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        log.info("loading embedding model %s", self.name)
+        log.info("loading embedding model %s (%s backend)", self.name, self.backend)
+        if self.backend != "torch" and Path(target).is_dir():
+            try:
+                return self._load_onnx(Path(target))
+            except Exception as exc:
+                if self.backend == "onnx":
+                    raise ModelError(f"could not load {self.name!r} with ONNX: {exc}") from exc
+                log.warning("ONNX backend unavailable (%s); using torch", exc)
         try:
             from sentence_transformers import SentenceTransformer
 
@@ -93,9 +111,51 @@ class SentenceTransformerEmbedder:
                 "set CAREERQA_MODEL to a sentence-transformers model name or local path"
             ) from exc
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SentenceTransformerEmbedder:
+        return cls(
+            settings.model,
+            settings.device,
+            settings.batch_size,
+            settings.backend,
+            settings.cache_dir,
+        )
+
+    def _load_onnx(self, folder: Path) -> Any:
+        """The model on onnxruntime, exported once from its weights and kept in the cache."""
+        import hashlib
+
+        import sentence_transformers
+        from sentence_transformers import SentenceTransformer
+
+        key = hashlib.sha256(
+            f"{folder.resolve()}|{sentence_transformers.__version__}".encode()
+        ).hexdigest()[:16]
+        exported = self.cache_dir / "onnx" / key
+        if not (exported / "onnx" / "model.onnx").is_file():
+            exported.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=exported.parent))
+            try:
+                shutil.copytree(folder, tmp, dirs_exist_ok=True)
+                log.info("exporting %s to ONNX (once) in %s", self.name, exported)
+                SentenceTransformer(str(tmp), device=self.device, backend="onnx").save_pretrained(
+                    str(tmp)
+                )
+                if exported.exists():
+                    shutil.rmtree(tmp)  # another process exported it meanwhile
+                else:
+                    tmp.rename(exported)
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
+        return SentenceTransformer(str(exported), device=self.device, backend="onnx")
+
     @property
     def dimension(self) -> int:
-        return int(self.model.get_embedding_dimension())
+        model = self.model
+        # Renamed in sentence-transformers 6; the [onnx] extra may pin 5.x.
+        getter = getattr(model, "get_embedding_dimension", None)
+        return int(getter() if getter else model.get_sentence_embedding_dimension())
 
     @property
     def max_tokens(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +24,15 @@ class Settings(BaseSettings):
         "model name or path.",
     )
     device: str = Field("cpu", description="Torch device for the embedding model.")
+    backend: Literal["auto", "onnx", "torch"] = Field(
+        "auto",
+        description="Encoder runtime: onnx (faster on CPU, same vectors), torch, or auto "
+        "(onnx when it loads, else torch).",
+    )
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "careerqa",
+        description="Where the ONNX export of a local model is kept.",
+    )
     batch_size: int = Field(32, ge=1, le=1024, description="Texts embedded per batch.")
 
     chunk_tokens: int = Field(160, ge=32, le=512, description="Largest chunk, in word pieces.")
