@@ -7,6 +7,7 @@ import threading
 
 from . import store
 from .assistant import Assistant
+from .batching import BatchingEmbedder
 from .embedding import Embedder
 from .errors import CareerQAError
 from .ingest import IngestReport, ingest
@@ -24,7 +25,9 @@ class IndexHolder:
 
     def __init__(self, settings: Settings, embedder: Embedder):
         self.settings = settings
-        self.embedder = embedder
+        self.embedder = embedder  # ingest: large batches, straight to the model
+        # requests: batched together
+        self.questions = BatchingEmbedder(embedder, max_batch=settings.question_batch)
         self.assistant: Assistant | None = None
         self.last_error: str | None = None
         self._reload_lock = threading.Lock()
@@ -49,7 +52,7 @@ class IndexHolder:
             if build_id is None or (self.assistant and self.assistant.build_id == build_id):
                 return False
             try:
-                fresh = Assistant.load(self.settings, self.embedder)
+                fresh = Assistant.load(self.settings, self.questions)
             except CareerQAError as exc:
                 self.last_error = f"could not load build {build_id}: {exc}"
                 log.error("%s; still serving the previous index", self.last_error)
@@ -79,6 +82,7 @@ class IndexHolder:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=5)
+        self.questions.close()
 
     def _spawn(self, name: str, target: object) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(32, ge=1, le=1024, description="Texts embedded per batch.")
 
+    question_batch: int = Field(
+        32, ge=1, le=256, description="Most questions the server embeds in one model call."
+    )
+
     chunk_tokens: int = Field(160, ge=32, le=512, description="Largest chunk, in word pieces.")
     chunk_overlap: int = Field(1, ge=0, le=5, description="Sentences shared by neighbour chunks.")
 

@@ -1,0 +1,109 @@
+"""Micro-batching: questions that arrive together are embedded in one model call.
+
+On two cores, sixteen threads each running the model fight over the CPU; one
+worker embedding whatever has queued up does the same work in fewer, larger
+calls, so throughput grows with concurrency. A lone question never waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future
+
+import numpy as np
+
+from .embedding import Embedder
+
+log = logging.getLogger(__name__)
+
+_Item = tuple[list[str], "Future[np.ndarray]"]
+
+
+class BatchingEmbedder:
+    """Wraps an embedder; `embed` may be called from many threads at once."""
+
+    def __init__(self, inner: Embedder, *, max_batch: int = 32, max_wait: float = 0.002):
+        self.inner = inner
+        self.name = inner.name
+        self.max_batch = max_batch
+        self.max_wait = max_wait
+        self.batches = 0  # model calls made, for tests and benchmarks
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="embed-batcher", daemon=True)
+        self._thread.start()
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self.inner.max_tokens
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return self.inner.count_tokens(texts)
+
+    def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        if progress or len(texts) > self.max_batch:
+            return self.inner.embed(texts, progress=progress)  # bulk work goes straight through
+        future: Future[np.ndarray] = Future()
+        self._queue.put((texts, future))
+        return future.result()
+
+    async def embed_async(self, texts: list[str]) -> np.ndarray:
+        """The same, awaited: the event loop stays free while the model works."""
+        future: Future[np.ndarray] = Future()
+        self._queue.put((texts, future))
+        return await asyncio.wrap_future(future)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=5)
+
+    def _collect(self, first: _Item) -> list[_Item]:
+        batch, size = [first], len(first[0])
+        deadline: float | None = None
+        while size < self.max_batch:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                if len(batch) == 1:
+                    break  # nobody else is asking: answer at once
+                # Others are asking right now; a moment's wait lets stragglers join.
+                deadline = deadline or time.perf_counter() + self.max_wait
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    break
+                try:
+                    item = self._queue.get(timeout=remaining)
+                except queue.Empty:
+                    break
+            if item is None:
+                self._queue.put(None)  # let the run loop see the stop after this batch
+                break
+            batch.append(item)
+            size += len(item[0])
+        return batch
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = self._collect(first)
+            texts = [t for item, _ in batch for t in item]
+            try:
+                vectors = self.inner.embed(texts)
+            except BaseException as exc:  # hand the failure to every waiting request
+                for _, future in batch:
+                    future.set_exception(exc)
+                continue
+            self.batches += 1
+            cursor = 0
+            for item, future in batch:
+                future.set_result(vectors[cursor : cursor + len(item)])
+                cursor += len(item)

@@ -1,0 +1,72 @@
+"""Micro-batching: concurrent questions share model calls and get their own vectors."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from careerqa.batching import BatchingEmbedder
+
+from .conftest import FakeEmbedder
+
+
+class SlowFake(FakeEmbedder):
+    """Holds the model busy so that questions pile up behind the first one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    def embed(self, texts, *, progress=False):
+        self.gate.wait(5)
+        return super().embed(texts, progress=progress)
+
+
+def test_concurrent_questions_are_embedded_together_with_their_own_vectors():
+    inner = SlowFake()
+    batcher = BatchingEmbedder(inner, max_wait=0.05)
+    questions = [f"question number {i} about salaries" for i in range(16)]
+    results: dict[int, np.ndarray] = {}
+
+    def ask(i):
+        results[i] = batcher.embed([questions[i]])
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    inner.gate.set()
+    for t in threads:
+        t.join(10)
+    reference = FakeEmbedder().embed(questions)
+    for i in range(16):
+        assert np.allclose(results[i][0], reference[i])
+    assert inner.calls < 16  # fewer model calls than questions
+    assert batcher.batches == inner.calls
+    batcher.close()
+
+
+def test_a_lone_question_is_answered_without_waiting():
+    inner = FakeEmbedder()
+    batcher = BatchingEmbedder(inner, max_wait=5.0)  # a wait would show as a hang
+    out = batcher.embed(["just me"])
+    assert out.shape == (1, inner.dimension) and inner.calls == 1
+    batcher.close()
+
+
+def test_model_errors_reach_every_waiting_caller():
+    class Broken(FakeEmbedder):
+        def embed(self, texts, *, progress=False):
+            raise RuntimeError("model exploded")
+
+    batcher = BatchingEmbedder(Broken())
+    with pytest.raises(RuntimeError, match="exploded"):
+        batcher.embed(["a question"])
+    batcher.close()
+
+
+def test_bulk_work_bypasses_the_queue():
+    inner = FakeEmbedder()
+    batcher = BatchingEmbedder(inner, max_batch=4)
+    assert batcher.embed([f"t{i}" for i in range(10)]).shape == (10, inner.dimension)
+    assert batcher.batches == 0
+    batcher.close()
