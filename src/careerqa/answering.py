@@ -7,7 +7,6 @@ evidence score (see `evidence`), calibrated on the question set (README).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -18,7 +17,6 @@ from .retrieval import Hit, Retriever
 from .store import IndexData
 
 NOT_COVERED = "The articles don't cover this question, so I can't answer it from them."
-_MARKER = re.compile(r"^(?:[-*•·‣◦▪●–]|\d{1,2}[.)])\s+")
 # Sentences nearly as similar to each other as this say the same thing.
 _DUPLICATE = 0.9
 
@@ -68,9 +66,6 @@ class _Unit:
         return self.distinct + 0.3 * self.overlap
 
 
-_ANAPHOR = re.compile(r"^(?:this|these|those|they|their|such|it|its|that|he|she)\b", re.I)
-
-
 def citation_url(doc_id: str, start: int, end: int) -> str:
     """Where the source view shows this passage highlighted."""
     return f"/sources/{quote(doc_id)}?start={start}&end={end}#passage"
@@ -101,58 +96,52 @@ def make_citations(hits: list[Hit], data: IndexData) -> list[Citation]:
 def _units(
     hits: list[Hit], retriever: Retriever, query_vector: np.ndarray, question: str
 ) -> list[_Unit]:
-    data, lexical = retriever.data, retriever.lexical
-    centered_query = retriever.center(query_vector)
+    table, lexical = retriever.sentences, retriever.lexical
     wanted = set(terms(question))
     weight = {t: lexical.idf(t) for t in wanted}
     total = sum(weight.values()) or 1.0
-    seen: set[tuple[str, int, int]] = set()
-    out: list[_Unit] = []
+    groups: list[tuple[int, list[int]]] = []  # (citation number, sentence rows)
+    seen: set[int] = set()
     for n, hit in enumerate(hits, start=1):
-        stored = hit.chunk
-        doc = data.documents[stored.chunk.doc_id]
-        lo, _ = stored.sentence_rows
-        spans = stored.chunk.sentences
-        k = 0
-        while k < len(spans):
-            group = [k]
-            while (
-                group[-1] + 1 < len(spans)
-                and len(group) < 3
-                and _ANAPHOR.match(_strip(doc.text, spans[group[-1] + 1]))
-            ):
+        lo, hi = hit.chunk.sentence_rows
+        row = lo
+        while row < hi:
+            group = [row]
+            while group[-1] + 1 < hi and len(group) < 3 and table.refers_back[group[-1] + 1]:
                 group.append(group[-1] + 1)
-            k = group[-1] + 1
-            keys = [(doc.doc_id, *spans[g]) for g in group]
-            if any(key in seen for key in keys):
+            row = group[-1] + 1
+            if seen.intersection(group):
                 continue  # shared by overlapping chunks: cite the better-ranked one
-            seen.update(keys)
-            texts = tuple(_strip(doc.text, spans[g]) for g in group)
-            if texts[-1].endswith(":"):
+            seen.update(group)
+            if table.texts[group[-1]].endswith(":"):
                 continue  # a list's lead-in ("Here are some examples:") answers nothing
-            words = set(terms(" ".join(texts)))
-            if len(words) < 3:
-                continue
-            rows = [lo + g for g in group]
-            sims = data.sentence_vectors[rows] @ query_vector
-            distinct = retriever.centered_sentences[rows] @ centered_query
-            best = int(np.argmax(sims))
-            overlap = sum(weight[t] for t in words & wanted) / total
-            out.append(
-                _Unit(
-                    n,
-                    texts,
-                    float(sims[best]),
-                    float(distinct.max()),
-                    overlap,
-                    data.sentence_vectors[rows[best]],
-                )
+            groups.append((n, group))
+    if not groups:
+        return []
+    rows = np.asarray([r for _, group in groups for r in group], dtype=np.int64)
+    sims = table.vectors[rows] @ query_vector
+    distinct = table.centered[rows] @ table.center(query_vector)
+    out: list[_Unit] = []
+    cursor = 0
+    for n, group in groups:
+        g_sims = sims[cursor : cursor + len(group)]
+        g_distinct = distinct[cursor : cursor + len(group)]
+        cursor += len(group)
+        words = frozenset().union(*(table.terms[r] for r in group))
+        if len(words) < 3:
+            continue  # fragments answer nothing
+        best = int(np.argmax(g_sims))
+        out.append(
+            _Unit(
+                n,
+                tuple(table.texts[r] for r in group),
+                float(g_sims[best]),
+                float(g_distinct.max()),
+                sum(weight[t] for t in words & wanted) / total,
+                table.vectors[group[best]],
             )
+        )
     return out
-
-
-def _strip(text: str, span: tuple[int, int]) -> str:
-    return _MARKER.sub("", text[span[0] : span[1]]).strip()
 
 
 def compose(

@@ -62,46 +62,76 @@ class Assistant:
         self, question: str, top_k: int | None = None, history: list[Turn] | None = None
     ) -> Answer:
         """Retrieve passages for a question and compose a cited answer."""
+        plan = self.plan(question, top_k, history)
+        return self.answer(plan, self.embedder.embed(plan.texts))
+
+    def plan(
+        self, question: str, top_k: int | None = None, history: list[Turn] | None = None
+    ) -> Plan:
+        """What to embed for a question; the web app embeds it with other requests' texts."""
         started = time.perf_counter()
         question = validate_question(question)
-        k = top_k or self.settings.top_k
         history = history or []
         context = context_question(question, history)
         # One batch: the question, the question without words the corpus never uses,
         # and the earlier question a follow-up refers to.
         reduced = self.retriever.lexical.without_unknown_words(question)
-        texts = [question, reduced or "", context or ""]
-        vectors = self.embedder.embed(texts[: 3 if context else 2 if reduced is not None else 1])
-        vector, reduced_vector = vectors[0], vectors[1] if reduced else None
-        query_text = question
-        if context:
-            # The follow-up leads; the earlier question says what it is about.
-            vector = _unit(vector + FOLLOW_UP_CONTEXT_WEIGHT * vectors[2])
-            if reduced_vector is not None:
-                reduced_vector = _unit(reduced_vector + FOLLOW_UP_CONTEXT_WEIGHT * vectors[2])
-            query_text = f"{context} {question}"
-        kept_meaning = 1.0
+        texts = [question]
         if reduced is not None:
+            texts.append(reduced)
+        if context:
+            texts.append(context)
+        return Plan(
+            question, top_k or self.settings.top_k, history, context, reduced, texts, started
+        )
+
+    def answer(self, plan: Plan, vectors: np.ndarray) -> Answer:
+        """Retrieve and compose, given the vectors of `plan.texts`."""
+        vector = vectors[0]
+        reduced_vector = vectors[1] if plan.reduced else None
+        query_text = plan.question
+        if plan.context:
+            # The follow-up leads; the earlier question says what it is about.
+            context_vector = FOLLOW_UP_CONTEXT_WEIGHT * vectors[-1]
+            vector = _unit(vector + context_vector)
+            if reduced_vector is not None:
+                reduced_vector = _unit(reduced_vector + context_vector)
+            query_text = f"{plan.context} {plan.question}"
+        kept_meaning = 1.0
+        if plan.reduced is not None:
             kept_meaning = float(reduced_vector @ vector) if reduced_vector is not None else 0.0
-        hits = self.retriever.search(vector, query_text, k)
+        hits = self.retriever.search(vector, query_text, plan.top_k)
         text, answered, evidence = compose(
-            question,
+            plan.question,
             vector,
             hits,
             self.retriever,
             threshold=self.settings.abstain_threshold,
             max_sentences=self.settings.max_answer_sentences,
             kept_meaning=kept_meaning,
-            already_said=previous_answer(history) if context else "",
+            already_said=previous_answer(plan.history) if plan.context else "",
         )
         return Answer(
-            question=question,
+            question=plan.question,
             answer=text,
             answered=answered,
             citations=make_citations(hits, self.data) if answered else [],  # cites nothing
             evidence=round(evidence, 4),
-            took_ms=round((time.perf_counter() - started) * 1000, 2),
+            took_ms=round((time.perf_counter() - plan.started) * 1000, 2),
         )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated question and the texts to embed for it."""
+
+    question: str
+    top_k: int
+    history: list[Turn]
+    context: str | None  # the earlier question a follow-up refers to
+    reduced: str | None  # the question without words the corpus never uses
+    texts: list[str]
+    started: float
 
 
 def validate_question(question: str) -> str:

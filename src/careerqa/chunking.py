@@ -125,7 +125,13 @@ def chunk_document(
         def fits(a: int, b: int, prefix: str = prefix) -> bool:
             return count_tokens([prefix + text[a:b]])[0] <= settings.max_tokens
 
-        pieces = [p for s in sentences for p in _split_long(text, s, fits)]
+        # One tokenizer call for the section; only oversized sentences are cut further.
+        lengths = count_tokens([prefix + text[a:b] for a, b in sentences])
+        pieces = [
+            p
+            for s, n in zip(sentences, lengths, strict=True)
+            for p in ([s] if n <= settings.max_tokens else _split_long(text, s, fits))
+        ]
         chunks.extend(_pack(clean, heading, pieces, settings, fits, count_tokens))
     return chunks
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from .index import VectorIndex
 from .lexical import LexicalIndex
+from .sentences import SentenceTable
 from .store import IndexData, StoredChunk
 
 
@@ -38,35 +39,32 @@ class Retriever:
         self.rrf_k = rrf_k
         self.lexical = LexicalIndex([c.chunk.embed_text for c in data.chunks])
         self.sentence_index = VectorIndex.build(data.sentence_vectors, data.manifest.dimension)
-        self.centered_sentences, self.mean_sentence = _centered(data.sentence_vectors)
-        # Which chunks each sentence row belongs to (neighbours share overlap sentences).
+        self.sentences = SentenceTable(data)
+        # Which chunks each sentence row belongs to (neighbours share overlap sentences),
+        # and each chunk's sentence rows padded with -1, for one gather per question.
         self._chunks_of: dict[int, list[int]] = {}
+        width = max((hi - lo for lo, hi in (c.sentence_rows for c in data.chunks)), default=1)
+        self._sentence_rows = np.full((len(data.chunks), max(width, 1)), -1, dtype=np.int64)
         for row, stored in enumerate(data.chunks):
-            for s in range(*stored.sentence_rows):
+            lo, hi = stored.sentence_rows
+            self._sentence_rows[row, : hi - lo] = np.arange(lo, hi)
+            for s in range(lo, hi):
                 self._chunks_of.setdefault(s, []).append(row)
-
-    def center(self, vector: np.ndarray) -> np.ndarray:
-        """A question vector in the centered space of `centered_sentences`."""
-        shifted = vector - self.mean_sentence
-        norm = float(np.linalg.norm(shifted))
-        return shifted / norm if norm > 0 else shifted
 
     def _dense(self, query_vector: np.ndarray, depth: int) -> dict[int, float]:
         """Candidate chunk rows with their dense similarity."""
         q = query_vector.reshape(1, -1)
         _, chunk_ids = self.data.vector_index.search(q, depth)
         _, sentence_ids = self.sentence_index.search(q, depth * 2)
-        rows = {int(i) for i in chunk_ids[0] if i >= 0}
+        candidates = {int(i) for i in chunk_ids[0] if i >= 0}
         for s in sentence_ids[0]:
-            rows.update(self._chunks_of.get(int(s), ()))
-        scores = {}
-        for row in rows:
-            lo, hi = self.data.chunks[row].sentence_rows
-            best_sentence = (
-                float((self.data.sentence_vectors[lo:hi] @ query_vector).max()) if hi > lo else -1.0
-            )
-            scores[row] = max(float(self.data.vectors[row] @ query_vector), best_sentence)
-        return scores
+            candidates.update(self._chunks_of.get(int(s), ()))
+        rows = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
+        padded = self._sentence_rows[rows]
+        sentence_sims = self.data.sentence_vectors[np.maximum(padded, 0)] @ query_vector
+        best_sentence = np.where(padded >= 0, sentence_sims, -1.0).max(axis=1)
+        scores = np.maximum(self.data.vectors[rows] @ query_vector, best_sentence)
+        return dict(zip(rows.tolist(), scores.tolist(), strict=True))
 
     def search(self, query_vector: np.ndarray, query_text: str, k: int) -> list[Hit]:
         """The k best chunks for a question, best first."""
@@ -97,19 +95,3 @@ class Retriever:
             )
             for row in best
         ]
-
-
-def _centered(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vectors with the corpus' common direction taken out, renormalized.
-
-    Every sentence of a career corpus is "about machine learning engineers"; taking
-    out the mean leaves what distinguishes one sentence from another. The mean is
-    shrunk for small corpora, where it is no common direction yet.
-    """
-    n = len(vectors)
-    if not n:
-        return vectors, np.zeros(vectors.shape[1], dtype=np.float32)
-    mean = (vectors.mean(axis=0) * (n / (n + 100))).astype(np.float32)
-    shifted = vectors - mean
-    norms = np.linalg.norm(shifted, axis=1, keepdims=True)
-    return (shifted / np.maximum(norms, 1e-12)).astype(np.float32), mean
