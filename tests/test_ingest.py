@@ -39,6 +39,15 @@ def test_no_change_embeds_nothing(settings, fake):
     assert store.current_build_id(settings.index_dir) == before
 
 
+def test_no_change_never_loads_the_model(settings, fake):
+    from careerqa.embedding import SentenceTransformerEmbedder
+
+    ingest(settings, fake)
+    real = SentenceTransformerEmbedder(settings.model)  # "fake": loading it would fail
+    report = ingest(settings, real)
+    assert not report.did_change and real._model is None
+
+
 def test_changing_one_file_reembeds_only_its_chunks(settings, fake, corpus_dir):
     ingest(settings, fake)
     untouched = _chunk_ids(settings, "salaries") | _chunk_ids(settings, "skills")
