@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from careerqa import store
-from careerqa.errors import CorpusError, IndexCorruptError, IndexMissingError
+from careerqa.errors import CorpusError, IndexCorruptError, IndexMissingError, IndexWriteError
 from careerqa.ingest import ingest
 
 
@@ -115,7 +115,7 @@ def test_crash_mid_build_leaves_previous_index_live(settings, fake, corpus_dir, 
         raise OSError("disk full")
 
     monkeypatch.setattr(store.VectorIndex, "save", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(IndexWriteError, match="disk full"):
         ingest(settings, fake)
     monkeypatch.undo()
     assert store.current_build_id(settings.index_dir) == before

@@ -11,10 +11,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
 from .answering import answer_to_dict
@@ -23,6 +25,7 @@ from .conversation import Turn
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import CareerQAError, IndexBusyError, QuestionError
 from .schemas import AskRequest, AskResponse, ErrorOut, Health, Readiness, ReindexOut
+from .security import MAX_BODY_BYTES, SecurityHeadersMiddleware
 from .serving import IndexHolder
 from .settings import Settings
 
@@ -70,7 +73,23 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Larger bodies get 413 from the Content-Length (or as soon as the stream
+        # passes the limit), without being read whole.
+        max_body_size=MAX_BODY_BYTES,
     )
+    app.add_middleware(SecurityHeadersMiddleware)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and request.method == "POST":
+            # FastAPI's word for a body it could not decode at all (bad UTF-8 and the like).
+            exc = StarletteHTTPException(400, "request body is not valid UTF-8 JSON")
+        if exc.status_code == 413:
+            exc = StarletteHTTPException(
+                413, f"request body is larger than {MAX_BODY_BYTES // 1024} KiB"
+            )
+        return await http_exception_handler(request, exc)
+
     app.state.holder = holder
     app.state.settings = settings
     templates = Jinja2Templates(directory=str(WEB / "templates"))

@@ -99,8 +99,15 @@ def cli(
 
 @cli.command()
 @click.option("--full", is_flag=True, help="Re-embed every document, not only the changed ones.")
+@click.option(
+    "--wait",
+    type=click.FloatRange(0),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait when another rebuild holds the index lock.",
+)
 @click.pass_context
-def ingest(ctx: click.Context, full: bool) -> None:
+def ingest(ctx: click.Context, full: bool, wait: float) -> None:
     """Build or update the index from the corpus folder.
 
     Only documents whose content (or the model or chunking settings) changed are
@@ -109,7 +116,7 @@ def ingest(ctx: click.Context, full: bool) -> None:
     from .ingest import ingest as run_ingest
 
     settings = _settings(ctx)
-    report = run_ingest(settings, _embedder(settings), full=full)
+    report = run_ingest(settings, _embedder(settings), full=full, lock_wait=wait)
     for source, reason in report.skipped:
         click.echo(f"skipped {source}: {reason}", err=True)
     if report.full and report.reason:

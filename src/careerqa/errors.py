@@ -21,6 +21,10 @@ class IndexMismatchError(CareerQAError):
     """The index was built with other settings (model, chunking) than the current ones."""
 
 
+class IndexWriteError(CareerQAError):
+    """The index folder cannot be written."""
+
+
 class IndexBusyError(CareerQAError):
     """Another rebuild holds the index lock."""
 

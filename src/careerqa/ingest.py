@@ -85,11 +85,20 @@ def _previous(settings: Settings, full: bool) -> tuple[IndexData | None, str]:
 
 
 def ingest(
-    settings: Settings, embedder: Embedder, *, full: bool = False, progress: bool | None = None
+    settings: Settings,
+    embedder: Embedder,
+    *,
+    full: bool = False,
+    progress: bool | None = None,
+    lock_wait: float = 30.0,
 ) -> IngestReport:
-    """Bring the index in line with the corpus, embedding only what changed."""
+    """Bring the index in line with the corpus, embedding only what changed.
+
+    One rebuild at a time: another one waits up to `lock_wait` seconds for the
+    lock, then gives up with IndexBusyError.
+    """
     started = time.perf_counter()
-    with store.rebuild_lock(settings.index_dir, wait=30.0):
+    with store.rebuild_lock(settings.index_dir, wait=lock_wait):
         report = _ingest_locked(settings, embedder, full, progress)
     report.seconds = time.perf_counter() - started
     log.info("ingest: %s", report.summary())

@@ -28,7 +28,7 @@ import numpy as np
 
 from .chunking import Chunk
 from .cleaning import Block
-from .errors import IndexBusyError, IndexCorruptError, IndexMissingError
+from .errors import IndexBusyError, IndexCorruptError, IndexMissingError, IndexWriteError
 from .index import VectorIndex
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,16 @@ def read_manifest(build: Path) -> Manifest:
 
 def save(index_dir: Path, data: IndexData) -> str:
     """Write a build aside, then make it the live one. Returns the build id."""
+    try:
+        return _save(index_dir, data)
+    except OSError as exc:
+        raise IndexWriteError(
+            f"cannot write the index in {index_dir}: {exc.strerror or exc} — check that the "
+            "folder is writable and the disk has room, or set CAREERQA_INDEX_DIR"
+        ) from exc
+
+
+def _save(index_dir: Path, data: IndexData) -> str:
     index_dir.mkdir(parents=True, exist_ok=True)
     previous = current_build_id(index_dir)
     build_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
@@ -255,14 +265,27 @@ def load(index_dir: Path, *, verify: bool = True) -> IndexData:
 @contextlib.contextmanager
 def rebuild_lock(index_dir: Path, wait: float = 0.0) -> Iterator[None]:
     """Hold the index's rebuild lock; IndexBusyError if another rebuild keeps it."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with (index_dir / LOCK).open("a") as fh:
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        handle = (index_dir / LOCK).open("a")
+    except OSError as exc:
+        raise IndexWriteError(
+            f"cannot write the index in {index_dir}: {exc.strerror or exc} — check that the "
+            "folder is writable, or set CAREERQA_INDEX_DIR"
+        ) from exc
+    with handle as fh:
         deadline = time.monotonic() + wait
+        waited = False
         while True:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if not waited and wait > 0:
+                    log.warning(
+                        "another rebuild of %s is running; waiting up to %.0f s", index_dir, wait
+                    )
+                    waited = True
                 if time.monotonic() >= deadline:
                     raise IndexBusyError(
                         f"another rebuild of {index_dir} is running — wait for it to finish"
