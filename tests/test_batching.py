@@ -70,3 +70,22 @@ def test_bulk_work_bypasses_the_queue():
     assert batcher.embed([f"t{i}" for i in range(10)]).shape == (10, inner.dimension)
     assert batcher.batches == 0
     batcher.close()
+
+
+def test_a_closed_batcher_refuses_instead_of_hanging():
+    batcher = BatchingEmbedder(FakeEmbedder())
+    batcher.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        batcher.embed(["anyone there?"])
+
+
+def test_an_app_started_twice_still_answers(settings, fake):
+    from fastapi.testclient import TestClient
+
+    from careerqa.app import create_app
+
+    app = create_app(settings.model_copy(update={"abstain_threshold": -1.0}), fake)
+    for _ in range(2):  # lifespan runs, ends, runs again on the same app object
+        with TestClient(app) as client:
+            r = client.post("/ask", json={"question": "junior pay"}, timeout=10)
+            assert r.status_code == 200

@@ -39,6 +39,9 @@ EXAMPLE_QUESTIONS = [
     "What project ideas are good for beginners?",
 ]
 
+# Errors of HTML routes are still JSON (FastAPI's HTTPException).
+_JSON_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+
 DESCRIPTION = """
 Answers career questions from a folder of articles. Every sentence of an answer
 is copied from a retrieved passage and followed by `[n]`, the number of the
@@ -107,7 +110,12 @@ def create_app(
     @app.post(
         "/ask",
         response_model=AskResponse,
-        responses={422: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+        responses={
+            400: {"model": ErrorOut, "description": "The body is not UTF-8 JSON."},
+            413: {"description": "The body is larger than 64 KiB."},
+            422: {"model": ErrorOut, "description": "A field is missing or invalid."},
+            503: {"model": ErrorOut, "description": "No index is loaded."},
+        },
         summary="Answer a question with cited passages",
     )
     async def ask(body: AskRequest, live: Live) -> Response:
@@ -200,6 +208,10 @@ def create_app(
         "/sources/{doc_id}",
         response_class=HTMLResponse,
         summary="An article, the cited passage highlighted",
+        responses={
+            404: {"description": "No article with that id.", "content": _JSON_ERROR},
+            503: {"description": "No index is loaded.", "content": _JSON_ERROR},
+        },
     )
     def source(
         request: Request,

@@ -32,6 +32,7 @@ class BatchingEmbedder:
         self.max_batch = max_batch
         self.max_wait = max_wait
         self.batches = 0  # model calls made, for tests and benchmarks
+        self.closed = False
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="embed-batcher", daemon=True)
         self._thread.start()
@@ -50,17 +51,21 @@ class BatchingEmbedder:
     def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
         if progress or len(texts) > self.max_batch:
             return self.inner.embed(texts, progress=progress)  # bulk work goes straight through
+        return self._submit(texts).result()
+
+    def _submit(self, texts: list[str]) -> Future[np.ndarray]:
+        if self.closed:
+            raise RuntimeError("the embedding batcher is closed")
         future: Future[np.ndarray] = Future()
         self._queue.put((texts, future))
-        return future.result()
+        return future
 
     async def embed_async(self, texts: list[str]) -> np.ndarray:
         """The same, awaited: the event loop stays free while the model works."""
-        future: Future[np.ndarray] = Future()
-        self._queue.put((texts, future))
-        return await asyncio.wrap_future(future)
+        return await asyncio.wrap_future(self._submit(texts))
 
     def close(self) -> None:
+        self.closed = True
         self._queue.put(None)
         self._thread.join(timeout=5)
 

@@ -56,7 +56,13 @@ class AskRequest(BaseModel):
     )
 
     question: str = Field(
-        description=f"The question, 1–{MAX_QUESTION_CHARS} characters after trimming."
+        description=f"The question, 1–{MAX_QUESTION_CHARS} characters after trimming.",
+        # Documented for clients and fuzzers; checked (with friendlier messages) below.
+        json_schema_extra={
+            "minLength": 1,
+            "maxLength": MAX_QUESTION_CHARS,
+            "pattern": "^[^\\x00]*\\S[^\\x00]*$",
+        },
     )
     top_k: int = Field(5, ge=1, le=20, description="How many passages to retrieve and cite.")
     history: list[HistoryTurn] = Field(

@@ -26,8 +26,7 @@ class IndexHolder:
     def __init__(self, settings: Settings, embedder: Embedder):
         self.settings = settings
         self.embedder = embedder  # ingest: large batches, straight to the model
-        # requests: batched together
-        self.questions = BatchingEmbedder(embedder, max_batch=settings.question_batch)
+        self.questions = self._batcher()  # requests: batched together
         self.assistant: Assistant | None = None
         self.last_error: str | None = None
         self._reload_lock = threading.Lock()
@@ -36,6 +35,13 @@ class IndexHolder:
 
     def startup(self) -> None:
         """Bring the index up to date with the corpus (where possible) and load it."""
+        if self.questions.closed:  # the app is being started again after a shutdown
+            self.questions = self._batcher()
+            if self.assistant is not None:
+                data = self.assistant.data
+                self.assistant = Assistant.from_data(self.settings, self.questions, data)
+        self._stop = threading.Event()
+        self._threads = []
         try:
             self.rebuild()
         except CareerQAError as exc:
@@ -44,6 +50,9 @@ class IndexHolder:
             self.refresh()  # serve the last good build, if there is one
         if self.assistant is not None:
             self.embedder.embed(["warm up"])  # load the model before the first question
+
+    def _batcher(self) -> BatchingEmbedder:
+        return BatchingEmbedder(self.embedder, max_batch=self.settings.question_batch)
 
     def refresh(self) -> bool:
         """Load the live build if it is not the one being served. True if it swapped."""
