@@ -18,6 +18,19 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 DATA = Path(__file__).parent / "data"
+# The fields of a citation in the /ask response (DESIGN.md).
+CITATION_FIELDS = {
+    "n",
+    "doc_id",
+    "title",
+    "source",
+    "heading",
+    "text",
+    "start",
+    "end",
+    "score",
+    "url",
+}
 REPO = Path(__file__).parent.parent
 SHARED_EVAL = REPO.parent / "shared" / "eval" / "dev.jsonl"
 

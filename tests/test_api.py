@@ -5,6 +5,8 @@ from fastapi.testclient import TestClient
 
 from careerqa.app import create_app
 
+from .conftest import CITATION_FIELDS
+
 
 @pytest.fixture
 def client(settings, fake):
@@ -33,18 +35,7 @@ def test_ask_follows_the_contract(client):
         assert len(body["citations"]) == 3
         assert [c["n"] for c in body["citations"]] == [1, 2, 3]
     for c in body["citations"]:
-        assert set(c) == {
-            "n",
-            "doc_id",
-            "title",
-            "source",
-            "heading",
-            "text",
-            "start",
-            "end",
-            "score",
-            "url",
-        }
+        assert set(c) == CITATION_FIELDS
         assert c["url"].startswith(f"/sources/{c['doc_id']}?start={c['start']}&end={c['end']}")
 
 

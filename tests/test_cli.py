@@ -7,6 +7,8 @@ from click.testing import CliRunner
 
 from careerqa.cli import cli
 
+from .conftest import CITATION_FIELDS
+
 
 @pytest.fixture
 def run(tmp_path, corpus_dir, monkeypatch):
@@ -40,18 +42,7 @@ def test_ask_builds_the_index_when_missing_and_prints_json(run):
     assert set(payload) == {"question", "answer", "answered", "citations", "took_ms"}
     assert payload["answered"] and "$60,000 and $75,000" in payload["answer"]
     citation = payload["citations"][0]
-    assert set(citation) == {
-        "n",
-        "doc_id",
-        "title",
-        "source",
-        "heading",
-        "text",
-        "start",
-        "end",
-        "score",
-        "url",
-    }
+    assert set(citation) == CITATION_FIELDS
     assert citation["doc_id"] == "salaries" and citation["title"] == "Data Engineer Salaries"
 
 

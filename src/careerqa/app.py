@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from fastapi_offline import FastAPIOffline
@@ -142,8 +142,6 @@ def create_app(
         summary="An index is loaded and questions can be answered",
     )
     def readyz() -> Any:
-        from fastapi.responses import JSONResponse
-
         current = holder.assistant
         if current is None:
             body = Readiness(ready=False, last_error=holder.last_error)

@@ -17,7 +17,7 @@ from .settings import DEFAULT_MODEL, Settings
 
 log = logging.getLogger(__name__)
 
-# Loaded models by (name, device): commands and app instances in one process share one.
+# Loaded models by (name, device, backend): commands and apps in one process share one.
 _MODELS: dict[tuple[str, str, str], object] = {}
 _MODELS_LOCK = threading.Lock()
 

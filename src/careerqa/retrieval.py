@@ -89,7 +89,9 @@ class Retriever:
                 chunk=self.data.chunks[row],
                 score=fused[row],
                 dense_rank=dense[row] + 1 if row in dense else None,
-                dense_score=dense_scores.get(row, float(self.data.vectors[row] @ query_vector)),
+                dense_score=dense_scores[row]
+                if row in dense_scores
+                else float(self.data.vectors[row] @ query_vector),
                 lexical_rank=lexical[row] + 1 if row in lexical else None,
                 lexical_score=float(lexical_all[row]),
             )

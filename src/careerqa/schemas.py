@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .assistant import MAX_QUESTION_CHARS
+from .assistant import MAX_QUESTION_CHARS, validate_question
+from .errors import QuestionError
 
 MAX_HISTORY_TURNS = 20
 MAX_TURN_CHARS = 4000
@@ -74,16 +75,10 @@ class AskRequest(BaseModel):
     @field_validator("question")
     @classmethod
     def _question(cls, value: str) -> str:
-        trimmed = value.strip()
-        if not trimmed:
-            raise ValueError("question is empty")
-        if len(trimmed) > MAX_QUESTION_CHARS:
-            raise ValueError(
-                f"question is {len(trimmed)} characters long; the limit is {MAX_QUESTION_CHARS}"
-            )
-        if "\x00" in trimmed:
-            raise ValueError("question contains a NUL character")
-        return trimmed
+        try:
+            return validate_question(value)
+        except QuestionError as exc:  # pydantic reports ValueErrors as 422 details
+            raise ValueError(str(exc)) from None
 
 
 class CitationOut(BaseModel):
