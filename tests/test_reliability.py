@@ -428,8 +428,13 @@ def test_soak_32_clients_while_the_corpus_changes_twice(settings, corpus_dir):
         for t in threads:
             t.join(timeout=300)
         elapsed = time.monotonic() - started
-        time.sleep(2)  # let --watch finish the last change
-        ready = httpx.get(url + "/readyz").json()
+        # --watch picks up the removal (debounce, incremental ingest, swap).
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ready = httpx.get(url + "/readyz").json()
+            if ready["documents"] == 3:
+                break
+            time.sleep(0.2)
         rss_end = _rss_mb(server.pid)
     finally:
         server.terminate()
