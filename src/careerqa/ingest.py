@@ -35,7 +35,6 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     chunks_embedded: int = 0
-    texts_embedded: int = 0
     build_id: str | None = None
     full: bool = False
     reason: str = ""
@@ -190,7 +189,6 @@ def _embed_documents(
         )
         fresh[doc.doc_id] = (stored_doc, stored_chunks, chunk_vecs, sent_vecs)
         report.chunks_embedded += len(chunks)
-    report.texts_embedded = len(texts)
     return fresh
 
 

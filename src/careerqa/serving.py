@@ -44,8 +44,7 @@ class IndexHolder:
         self._threads = []
         try:
             self.rebuild()
-        except CareerQAError as exc:
-            self.last_error = str(exc)
+        except CareerQAError as exc:  # rebuild() has recorded it in last_error
             log.error("could not build the index: %s", exc)
             self.refresh()  # serve the last good build, if there is one
         if self.assistant is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import logging
 import os
@@ -155,10 +156,14 @@ def save(index_dir: Path, data: IndexData) -> str:
     try:
         return _save(index_dir, data)
     except OSError as exc:
-        raise IndexWriteError(
-            f"cannot write the index in {index_dir}: {exc.strerror or exc} — check that the "
-            "folder is writable and the disk has room, or set CAREERQA_INDEX_DIR"
-        ) from exc
+        raise _unwritable(index_dir, exc) from exc
+
+
+def _unwritable(index_dir: Path, exc: OSError) -> IndexWriteError:
+    return IndexWriteError(
+        f"cannot write the index in {index_dir}: {exc.strerror or exc} — check that the "
+        "folder is writable and the disk has room, or set CAREERQA_INDEX_DIR"
+    )
 
 
 def _save(index_dir: Path, data: IndexData) -> str:
@@ -181,10 +186,9 @@ def _save(index_dir: Path, data: IndexData) -> str:
             ("vectors.npy", data.vectors),
             ("sentence_vectors.npy", data.sentence_vectors),
         ):
-            with (tmp / name).open("wb") as fh:
-                np.save(fh, np.ascontiguousarray(array, dtype=np.float32))
-                fh.flush()
-                os.fsync(fh.fileno())
+            buffer = io.BytesIO()
+            np.save(buffer, np.ascontiguousarray(array, dtype=np.float32))
+            _write(tmp / name, buffer.getvalue())
         data.vector_index.save(tmp / "faiss.index")
         manifest = data.manifest
         manifest.build_id = build_id
@@ -217,7 +221,7 @@ def _collect_garbage(index_dir: Path, keep: set[str | None]) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def load(index_dir: Path, *, verify: bool = True) -> IndexData:
+def load(index_dir: Path) -> IndexData:
     """Read the live build, checking it against its manifest."""
     build = current_build(index_dir)
     if build is None:
@@ -234,7 +238,7 @@ def load(index_dir: Path, *, verify: bool = True) -> IndexData:
         path = build / name
         if not path.is_file():
             raise IndexCorruptError(f"index file {path} is missing")
-        if verify and _sha256(path) != manifest.checksums.get(name):
+        if _sha256(path) != manifest.checksums.get(name):
             raise IndexCorruptError(f"index file {path} does not match its checksum")
     try:
         docs_raw = json.loads((build / "documents.json").read_text())
@@ -269,10 +273,7 @@ def rebuild_lock(index_dir: Path, wait: float = 0.0) -> Iterator[None]:
         index_dir.mkdir(parents=True, exist_ok=True)
         handle = (index_dir / LOCK).open("a")
     except OSError as exc:
-        raise IndexWriteError(
-            f"cannot write the index in {index_dir}: {exc.strerror or exc} — check that the "
-            "folder is writable, or set CAREERQA_INDEX_DIR"
-        ) from exc
+        raise _unwritable(index_dir, exc) from exc
     with handle as fh:
         deadline = time.monotonic() + wait
         waited = False
