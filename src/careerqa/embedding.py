@@ -13,12 +13,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from .errors import ModelError
+from .onnx_encoder import DirectOnnxEncoder, session_options
 from .settings import DEFAULT_MODEL, Settings
 
 log = logging.getLogger(__name__)
 
 # Loaded models by (name, device, backend): commands and apps in one process share one.
-_MODELS: dict[tuple[str, str, str], object] = {}
+_MODELS: dict[tuple[str, str, str], tuple[Any, DirectOnnxEncoder | None]] = {}
 _MODELS_LOCK = threading.Lock()
 
 
@@ -77,6 +78,7 @@ class SentenceTransformerEmbedder:
         self.backend = backend
         self.cache_dir = cache_dir or Path.home() / ".cache" / "careerqa"
         self._model: Any = None
+        self._direct: DirectOnnxEncoder | None = None
 
     @property
     def model(self) -> Any:
@@ -84,8 +86,10 @@ class SentenceTransformerEmbedder:
             with _MODELS_LOCK:
                 key = (self.name, self.device, self.backend)
                 if key not in _MODELS:
-                    _MODELS[key] = self._load()
-                self._model = _MODELS[key]
+                    model = self._load()
+                    direct = DirectOnnxEncoder.attach(model) if model.backend == "onnx" else None
+                    _MODELS[key] = (model, direct)
+                self._model, self._direct = _MODELS[key]
         return self._model
 
     def _load(self) -> Any:
@@ -148,7 +152,12 @@ class SentenceTransformerEmbedder:
             finally:
                 if tmp.exists():
                     shutil.rmtree(tmp, ignore_errors=True)
-        return SentenceTransformer(str(exported), device=self.device, backend="onnx")
+        return SentenceTransformer(
+            str(exported),
+            device=self.device,
+            backend="onnx",
+            model_kwargs={"session_options": session_options()},
+        )
 
     @property
     def dimension(self) -> int:
@@ -164,7 +173,10 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
+        model = self.model
+        if self._direct is not None:
+            return self._direct.encode(texts, self.batch_size, progress=progress)
+        vectors = model.encode(
             texts,
             batch_size=self.batch_size,
             normalize_embeddings=True,
