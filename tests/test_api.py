@@ -173,3 +173,17 @@ def test_openapi_describes_the_contract(client):
     assert docs.status_code == 200 and "https://" not in docs.text  # assets served locally
     js = docs.text.split('src="', 1)[1].split('"', 1)[0]
     assert client.get(js).status_code == 200
+
+
+def test_server_start_reads_the_index_once(settings, fake, monkeypatch):
+    from careerqa import store
+    from careerqa.ingest import ingest
+
+    ingest(settings, fake)
+    loads = []
+    original = store.load
+    monkeypatch.setattr(store, "load", lambda d: loads.append(d) or original(d))
+    with TestClient(create_app(settings, fake)) as c:
+        assert c.get("/readyz").json()["build_id"] == store.current_build_id(settings.index_dir)
+        assert c.post("/ask", json={"question": "junior pay"}).status_code == 200
+    assert len(loads) == 1  # ingest's no-change check; the server keeps what it loaded

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from careerqa import store
+from careerqa.assistant import Assistant, open_assistant
 from careerqa.errors import CorpusError, IndexCorruptError, IndexMissingError, IndexWriteError
+from careerqa.index import VectorIndex
 from careerqa.ingest import ingest
 
 
@@ -166,3 +168,48 @@ def test_empty_corpus_is_a_clear_error(settings, fake, corpus_dir):
         path.unlink()
     with pytest.raises(CorpusError, match="no usable"):
         ingest(settings, fake)
+
+
+def test_both_faiss_indexes_are_stored_and_loaded_without_rebuilding(settings, fake, monkeypatch):
+    ingest(settings, fake)
+    build = store.current_build(settings.index_dir)
+    assert (build / "sentence_faiss.index").is_file()
+    built = []
+    original = VectorIndex.build.__func__
+    monkeypatch.setattr(
+        VectorIndex,
+        "build",
+        classmethod(lambda cls, *a, **k: built.append(1) or original(cls, *a, **k)),
+    )
+    data = store.load(settings.index_dir)
+    Assistant.from_data(settings, fake, data)
+    assert built == []  # no FAISS index built (or IVF trained) at load time
+    assert len(data.sentence_index) == len(data.sentence_vectors) > len(data.chunks)
+
+
+def test_an_index_of_an_older_format_is_rebuilt(settings, fake):
+    ingest(settings, fake)
+    manifest = store.current_build(settings.index_dir) / "manifest.json"
+    raw = json.loads(manifest.read_text())
+    raw["format_version"] = store.FORMAT_VERSION - 1
+    manifest.write_text(json.dumps(raw))
+    with pytest.raises(IndexCorruptError, match="ingest --full"):
+        store.load(settings.index_dir)
+    report = ingest(settings, fake)
+    assert report.full and "format" in report.reason
+    assert store.load(settings.index_dir).manifest.format_version == store.FORMAT_VERSION
+
+
+def test_ingest_hands_over_the_index_it_loaded_or_built(settings, fake, monkeypatch):
+    loads = []
+    original = store.load
+    monkeypatch.setattr(store, "load", lambda d: loads.append(d) or original(d))
+    first = open_assistant(settings, fake)  # builds: the new build is served from memory
+    assert first.build_id == store.current_build_id(settings.index_dir)
+    assert len(loads) == 1  # the attempt that found no index
+    loads.clear()
+    again = open_assistant(settings, fake)  # no change: loaded once, by ingest
+    assert len(loads) == 1 and again.build_id == first.build_id
+    assert (
+        again.ask("What do juniors earn?").answered == first.ask("What do juniors earn?").answered
+    )

@@ -222,7 +222,7 @@ def test_two_rebuilds_at_once_cannot_both_write(settings, fake):
     store.load(settings.index_dir)
 
 
-@pytest.mark.parametrize("damage", ["truncate", "delete", "garbage", "pointer"])
+@pytest.mark.parametrize("damage", ["truncate", "delete", "delete-sentences", "garbage", "pointer"])
 def test_damaged_index_is_detected_and_rebuilt(settings, fake, damage):
     ingest(settings, fake)
     build = store.current_build(settings.index_dir)
@@ -231,6 +231,8 @@ def test_damaged_index_is_detected_and_rebuilt(settings, fake, damage):
         path.write_bytes(path.read_bytes()[:100])
     elif damage == "delete":
         (build / "faiss.index").unlink()
+    elif damage == "delete-sentences":
+        (build / "sentence_faiss.index").unlink()
     elif damage == "garbage":
         (build / "manifest.json").write_text("{not json")
     else:

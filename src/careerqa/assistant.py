@@ -163,6 +163,8 @@ def open_assistant(settings: Settings, embedder: Embedder, *, refresh: bool = Tr
             report = ingest(settings, embedder)
             if report.did_change:
                 log.info("index refreshed: %s", report.summary())
+            if report.data is not None:
+                return Assistant.from_data(settings, embedder, report.data)
         except CareerQAError as exc:
             if store.current_build_id(settings.index_dir) is None:
                 raise

@@ -39,6 +39,9 @@ class IngestReport:
     full: bool = False
     reason: str = ""
     seconds: float = 0.0
+    # The live index afterwards, as loaded or built here: callers serve it without reading
+    # and checksumming the same files again.
+    data: IndexData | None = field(default=None, repr=False)
 
     @property
     def did_change(self) -> bool:
@@ -129,11 +132,12 @@ def _ingest_locked(
             report.unchanged.append(doc.doc_id)
     report.removed = sorted(set(known) - current)
     if old is not None and not report.did_change:
+        report.data = old
         return report  # nothing to do: the model is never loaded
 
     fresh = _embed_documents(to_embed, settings, embedder, progress, report)
-    data = _assemble(corpus.documents, fresh, old, settings, embedder)
-    report.build_id = store.save(settings.index_dir, data)
+    report.data = _assemble(corpus.documents, fresh, old, settings, embedder)
+    report.build_id = store.save(settings.index_dir, report.data)
     return report
 
 
@@ -240,5 +244,12 @@ def _assemble(
         documents={d.doc_id: d.content_hash for d in docs},
         package_version=__version__,
     )
-    index = VectorIndex.build(vectors, dimension)
-    return IndexData(manifest, documents, chunks, vectors, sentence_vectors, index)
+    return IndexData(
+        manifest,
+        documents,
+        chunks,
+        vectors,
+        sentence_vectors,
+        VectorIndex.build(vectors, dimension),
+        VectorIndex.build(sentence_vectors, dimension),
+    )

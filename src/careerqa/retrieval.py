@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .index import VectorIndex
 from .lexical import LexicalIndex
 from .sentences import SentenceTable
 from .store import IndexData, StoredChunk
@@ -38,7 +37,6 @@ class Retriever:
         self.candidates = candidates
         self.rrf_k = rrf_k
         self.lexical = LexicalIndex([c.chunk.embed_text for c in data.chunks])
-        self.sentence_index = VectorIndex.build(data.sentence_vectors, data.manifest.dimension)
         self.sentences = SentenceTable(data)
         # Which chunks each sentence row belongs to (neighbours share overlap sentences),
         # and each chunk's sentence rows padded with -1, for one gather per question.
@@ -55,7 +53,7 @@ class Retriever:
         """Candidate chunk rows with their dense similarity."""
         q = query_vector.reshape(1, -1)
         _, chunk_ids = self.data.vector_index.search(q, depth)
-        _, sentence_ids = self.sentence_index.search(q, depth * 2)
+        _, sentence_ids = self.data.sentence_index.search(q, depth * 2)
         candidates = {int(i) for i in chunk_ids[0] if i >= 0}
         for s in sentence_ids[0]:
             candidates.update(self._chunks_of.get(int(s), ()))

@@ -12,6 +12,7 @@ from .embedding import Embedder
 from .errors import CareerQAError
 from .ingest import IngestReport, ingest
 from .settings import Settings
+from .store import IndexData
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +54,23 @@ class IndexHolder:
     def _batcher(self) -> BatchingEmbedder:
         return BatchingEmbedder(self.embedder, max_batch=self.settings.question_batch)
 
-    def refresh(self) -> bool:
-        """Load the live build if it is not the one being served. True if it swapped."""
+    def refresh(self, data: IndexData | None = None) -> bool:
+        """Serve the live build if it is not the one being served. True if it swapped.
+
+        `data` is that build already in memory (from an ingest in this process).
+        """
         with self._reload_lock:
-            build_id = store.current_build_id(self.settings.index_dir)
+            if data is not None:
+                build_id: str | None = data.manifest.build_id
+            else:
+                build_id = store.current_build_id(self.settings.index_dir)
             if build_id is None or (self.assistant and self.assistant.build_id == build_id):
                 return False
             try:
-                fresh = Assistant.load(self.settings, self.questions)
+                if data is not None:
+                    fresh = Assistant.from_data(self.settings, self.questions, data)
+                else:
+                    fresh = Assistant.load(self.settings, self.questions)
             except CareerQAError as exc:
                 self.last_error = f"could not load build {build_id}: {exc}"
                 log.error("%s; still serving the previous index", self.last_error)
@@ -77,7 +87,7 @@ class IndexHolder:
             self.last_error = f"rebuild failed: {exc}"
             raise
         self.last_error = None
-        self.refresh()
+        self.refresh(report.data)
         return report
 
     def start(self, *, watch: bool = False, poll_interval: float = 1.0) -> None:

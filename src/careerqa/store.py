@@ -3,7 +3,7 @@
 Layout of index/:
     CURRENT          name of the live build, replaced atomically
     <build>/         manifest.json, documents.json, chunks.jsonl, vectors.npy,
-                     sentence_vectors.npy, faiss.index
+                     sentence_vectors.npy, faiss.index, sentence_faiss.index
     .lock            held by the one rebuild allowed at a time
 A build is written into a temporary folder, fsynced, renamed, and only then
 named in CURRENT, so a crash at any moment leaves the previous build live.
@@ -34,7 +34,8 @@ from .index import VectorIndex
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# 2: the sentence index is stored too (an IVF one is trained once, at ingest, not per load).
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 LOCK = ".lock"
 _FILES = (
@@ -43,6 +44,7 @@ _FILES = (
     "vectors.npy",
     "sentence_vectors.npy",
     "faiss.index",
+    "sentence_faiss.index",
 )
 
 
@@ -95,6 +97,7 @@ class IndexData:
     vectors: np.ndarray
     sentence_vectors: np.ndarray
     vector_index: VectorIndex
+    sentence_index: VectorIndex
 
 
 def _sha256(path: Path) -> str:
@@ -190,6 +193,7 @@ def _save(index_dir: Path, data: IndexData) -> str:
             np.save(buffer, np.ascontiguousarray(array, dtype=np.float32))
             _write(tmp / name, buffer.getvalue())
         data.vector_index.save(tmp / "faiss.index")
+        data.sentence_index.save(tmp / "sentence_faiss.index")
         manifest = data.manifest
         manifest.build_id = build_id
         manifest.built_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -259,11 +263,16 @@ def load(index_dir: Path) -> IndexData:
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise IndexCorruptError(f"index in {build} is unreadable ({exc})") from exc
     vector_index = VectorIndex.load(build / "faiss.index")
-    if not (len(chunks) == len(vectors) == len(vector_index)) or (
-        len(vectors) and vectors.shape[1] != manifest.dimension
+    sentence_index = VectorIndex.load(build / "sentence_faiss.index")
+    if (
+        not (len(chunks) == len(vectors) == len(vector_index))
+        or len(sentence_vectors) != len(sentence_index)
+        or (len(vectors) and vectors.shape[1] != manifest.dimension)
     ):
         raise IndexCorruptError(f"index in {build} is inconsistent — run `careerqa ingest --full`")
-    return IndexData(manifest, documents, chunks, vectors, sentence_vectors, vector_index)
+    return IndexData(
+        manifest, documents, chunks, vectors, sentence_vectors, vector_index, sentence_index
+    )
 
 
 @contextlib.contextmanager
