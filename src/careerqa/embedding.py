@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import logging
 import os
 import shutil
@@ -19,7 +21,7 @@ from .settings import DEFAULT_MODEL, Settings
 log = logging.getLogger(__name__)
 
 # Loaded models by (name, device, backend): commands and apps in one process share one.
-_MODELS: dict[tuple[str, str, str], tuple[Any, DirectOnnxEncoder | None]] = {}
+_MODELS: dict[tuple[str, str, str, str], tuple[Any, DirectOnnxEncoder | None]] = {}
 _MODELS_LOCK = threading.Lock()
 
 
@@ -77,22 +79,33 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.backend = backend
         self.cache_dir = cache_dir or Path.home() / ".cache" / "careerqa"
-        self._model: Any = None
+        self._model: Any = None  # the SentenceTransformer, when it had to be loaded
         self._direct: DirectOnnxEncoder | None = None
 
     @property
+    def loaded(self) -> bool:
+        """Whether a model has been loaded (a no-change ingest must never do it)."""
+        return self._model is not None or self._direct is not None
+
+    def _runtime(self) -> None:
+        """Load the model once per process and share it between embedders."""
+        if self.loaded:
+            return
+        with _MODELS_LOCK:
+            key = (self.name, self.device, self.backend, str(self.cache_dir))
+            if key not in _MODELS:
+                _MODELS[key] = self._load()
+            self._model, self._direct = _MODELS[key]
+
+    @property
     def model(self) -> Any:
+        """The SentenceTransformer (the direct ONNX encoder, when used, runs without it)."""
+        self._runtime()
         if self._model is None:
-            with _MODELS_LOCK:
-                key = (self.name, self.device, self.backend)
-                if key not in _MODELS:
-                    model = self._load()
-                    direct = DirectOnnxEncoder.attach(model) if model.backend == "onnx" else None
-                    _MODELS[key] = (model, direct)
-                self._model, self._direct = _MODELS[key]
+            self._model = self._sentence_transformer(str(self._export_dir()), "onnx")
         return self._model
 
-    def _load(self) -> Any:
+    def _load(self) -> tuple[Any, DirectOnnxEncoder | None]:
         target = resolve_model(self.name)
         if self.name == DEFAULT_MODEL or Path(target).exists():
             # A local folder must never reach out to a model hub.
@@ -100,20 +113,30 @@ class SentenceTransformerEmbedder:
         log.info("loading embedding model %s (%s backend)", self.name, self.backend)
         if self.backend != "torch" and Path(target).is_dir():
             try:
-                return self._load_onnx(Path(target))
+                return self._load_onnx()
             except Exception as exc:
                 if self.backend == "onnx":
                     raise ModelError(f"could not load {self.name!r} with ONNX: {exc}") from exc
                 log.warning("ONNX backend unavailable (%s); using torch", exc)
         try:
-            from sentence_transformers import SentenceTransformer
-
-            return SentenceTransformer(target, device=self.device)
+            return self._sentence_transformer(target, "torch"), None
         except Exception as exc:
             raise ModelError(
                 f"could not load embedding model {self.name!r}: {exc} — "
                 "set CAREERQA_MODEL to a sentence-transformers model name or local path"
             ) from exc
+
+    def _sentence_transformer(self, path: str, backend: str) -> Any:
+        from sentence_transformers import SentenceTransformer
+
+        if backend == "onnx":
+            return SentenceTransformer(
+                path,
+                device=self.device,
+                backend="onnx",
+                model_kwargs={"session_options": session_options()},
+            )
+        return SentenceTransformer(path, device=self.device)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SentenceTransformerEmbedder:
@@ -125,58 +148,65 @@ class SentenceTransformerEmbedder:
             settings.cache_dir,
         )
 
-    def _load_onnx(self, folder: Path) -> Any:
-        """The model on onnxruntime, exported once from its weights and kept in the cache."""
-        import hashlib
+    def _export_dir(self) -> Path:
+        """Where the model's ONNX export is kept: one folder per model and exporter version."""
+        folder = Path(resolve_model(self.name)).resolve()
+        exporter = importlib.metadata.version("sentence-transformers")
+        key = hashlib.sha256(f"{folder}|{exporter}".encode()).hexdigest()[:16]
+        return self.cache_dir / "onnx" / key
 
-        import sentence_transformers
-        from sentence_transformers import SentenceTransformer
-
-        key = hashlib.sha256(
-            f"{folder.resolve()}|{sentence_transformers.__version__}".encode()
-        ).hexdigest()[:16]
-        exported = self.cache_dir / "onnx" / key
+    def _load_onnx(self) -> tuple[Any, DirectOnnxEncoder | None]:
+        """The model on onnxruntime: exported once, checked once, then loaded without torch."""
+        exported = self._export_dir()
+        direct = DirectOnnxEncoder.load(exported)
+        if direct is not None:
+            return None, direct
         if not (exported / "onnx" / "model.onnx").is_file():
-            exported.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=exported.parent))
-            try:
-                shutil.copytree(folder, tmp, dirs_exist_ok=True)
-                log.info("exporting %s to ONNX (once) in %s", self.name, exported)
-                SentenceTransformer(str(tmp), device=self.device, backend="onnx").save_pretrained(
-                    str(tmp)
-                )
-                if exported.exists():
-                    shutil.rmtree(tmp)  # another process exported it meanwhile
-                else:
-                    tmp.rename(exported)
-            finally:
-                if tmp.exists():
-                    shutil.rmtree(tmp, ignore_errors=True)
-        return SentenceTransformer(
-            str(exported),
-            device=self.device,
-            backend="onnx",
-            model_kwargs={"session_options": session_options()},
-        )
+            self._export(Path(resolve_model(self.name)), exported)
+        model = self._sentence_transformer(str(exported), "onnx")
+        direct = DirectOnnxEncoder.attach(model)
+        if direct is not None:
+            direct.save(exported)
+        return model, direct
+
+    def _export(self, folder: Path, exported: Path) -> None:
+        exported.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=exported.parent))
+        try:
+            shutil.copytree(folder, tmp, dirs_exist_ok=True)
+            log.info("exporting %s to ONNX (once) in %s", self.name, exported)
+            self._sentence_transformer(str(tmp), "onnx").save_pretrained(str(tmp))
+            if exported.exists():
+                shutil.rmtree(tmp)  # another process exported it meanwhile
+            else:
+                tmp.rename(exported)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
 
     @property
     def dimension(self) -> int:
-        model = self.model
+        self._runtime()
+        if self._direct is not None:
+            return self._direct.dimension
         # Renamed in sentence-transformers 6; the [onnx] extra may pin 5.x.
-        getter = getattr(model, "get_embedding_dimension", None)
-        return int(getter() if getter else model.get_sentence_embedding_dimension())
+        getter = getattr(self.model, "get_embedding_dimension", None)
+        return int(getter() if getter else self.model.get_sentence_embedding_dimension())
 
     @property
     def max_tokens(self) -> int:
+        self._runtime()
+        if self._direct is not None:
+            return self._direct.max_tokens
         return int(self.model.max_seq_length)
 
     def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        model = self.model
+        self._runtime()
         if self._direct is not None:
             return self._direct.encode(texts, self.batch_size, progress=progress)
-        vectors = model.encode(
+        vectors = self.model.encode(
             texts,
             batch_size=self.batch_size,
             normalize_embeddings=True,
@@ -186,6 +216,9 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
+        self._runtime()
+        if self._direct is not None:
+            return self._direct.count_tokens(texts)
         tokenizer = self.model.tokenizer
         encoded = tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
         return [len(ids) for ids in encoded]

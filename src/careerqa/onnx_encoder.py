@@ -2,16 +2,24 @@
 
 `SentenceTransformer.encode` on the ONNX backend still goes through torch for
 the tensors, the pooling and the normalizing; that costs about 1.4 ms of a 3.5
-ms question on these machines. For the common model shape — a transformer, mean
-pooling, normalize — this module does the same arithmetic with the tokenizer,
-the onnxruntime session and numpy, and batches long lists by token length so
-short sentences are not padded to long chunks. It is only used after giving
-the same vectors as `encode` on probe texts (see `DirectOnnxEncoder.attach`).
+ms question on these machines, and importing torch costs a process about 3 s
+and 380 MB. For the common model shape — a transformer, mean pooling,
+normalize — this module does the same arithmetic with the tokenizer, the
+onnxruntime session and numpy, and batches long lists by token length so short
+sentences are not padded to long chunks.
+
+It is trusted only after giving `encode()`'s vectors on probe texts
+(`DirectOnnxEncoder.attach`); the tokenizer and settings it was checked with
+are then saved beside the exported model (`save`), and later processes load
+them from there (`load`) without importing torch or sentence-transformers.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +34,14 @@ _PROBES = [
     " ".join(["Portfolio projects show employers what you can build."] * 30),
 ]
 _SAME_VECTOR = 0.99999  # cosine: float noise only
+MARKER = "careerqa-direct.json"  # written only for a model that passed the probes
+TOKENIZER = "careerqa-tokenizer.json"
+_MARKER_FORMAT = 1
+# Padded tokens a model call may hold. onnxruntime keeps its memory arena at the
+# largest call's size: without a cap, one batch of 32 long questions (32 x 256
+# tokens) grew the server by 300 MB for good; with it, a call needs ~25 MB at most.
+# Measured on ingest: as fast as fixed batches of 32 (fewer padded tokens).
+TOKENS_PER_RUN = 2048
 
 
 def session_options() -> Any:
@@ -44,27 +60,42 @@ def session_options() -> Any:
 
 
 class DirectOnnxEncoder:
-    """Transformer → mean pooling → unit length, on the model's onnxruntime session."""
+    """Transformer → mean pooling → unit length, on an onnxruntime session."""
 
-    def __init__(self, model: Any):
+    def __init__(self, session: Any, tokenizer_json: str, max_tokens: int, pad_id: int):
         from tokenizers import Tokenizer
 
-        self.session = model[0].auto_model.session
-        self.inputs = {i.name for i in self.session.get_inputs()}
-        self.dimension = int(self.session.get_outputs()[0].shape[-1])
+        self.session = session
+        self.inputs = {i.name for i in session.get_inputs()}
+        self.dimension = int(session.get_outputs()[0].shape[-1])
+        self.max_tokens = max_tokens
+        self.pad_id = pad_id
+        self.tokenizer_json = tokenizer_json
+        # Own copies: a shared tokenizer carries truncation and padding state per call.
+        self._counter = Tokenizer.from_str(tokenizer_json)
+        self._counter.no_padding()
+        self._counter.no_truncation()
+        self._tokenizer = Tokenizer.from_str(tokenizer_json)
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_tokens)
+
+    @classmethod
+    def from_model(cls, model: Any) -> DirectOnnxEncoder:
+        """The encoder for a loaded SentenceTransformer on the ONNX backend."""
         hf_tokenizer = model.tokenizer
-        # A copy: the shared tokenizer carries truncation and padding state per call.
-        self.tokenizer = Tokenizer.from_str(hf_tokenizer.backend_tokenizer.to_str())
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(int(model.max_seq_length))
-        self.pad_id = int(hf_tokenizer.pad_token_id or 0)
+        return cls(
+            model[0].auto_model.session,
+            hf_tokenizer.backend_tokenizer.to_str(),
+            int(model.max_seq_length),
+            int(hf_tokenizer.pad_token_id or 0),
+        )
 
     @classmethod
     def attach(cls, model: Any) -> DirectOnnxEncoder | None:
         """An encoder for `model` if it has the supported shape and gives its vectors."""
         if not _supported(model):
             return None
-        encoder = cls(model)
+        encoder = cls.from_model(model)
         # One text a call: padding the short probes to the long one would triple the cost.
         expected = model.encode(
             _PROBES, batch_size=1, normalize_embeddings=True, convert_to_numpy=True
@@ -80,17 +111,54 @@ class DirectOnnxEncoder:
             return None
         return encoder
 
+    def save(self, folder: Path) -> None:
+        """Record beside the exported model that this encoder was checked, and how to rebuild it."""
+        (folder / TOKENIZER).write_text(self.tokenizer_json)
+        marker = {"format": _MARKER_FORMAT, "max_tokens": self.max_tokens, "pad_id": self.pad_id}
+        tmp = folder / f".{MARKER}.{os.getpid()}"
+        tmp.write_text(json.dumps(marker))
+        os.replace(tmp, folder / MARKER)  # the marker last: its presence means all is there
+
+    @classmethod
+    def load(cls, folder: Path) -> DirectOnnxEncoder | None:
+        """The encoder saved in an export folder, or None if there is none (or it is unusable)."""
+        try:
+            marker = json.loads((folder / MARKER).read_text())
+        except FileNotFoundError:
+            return None
+        try:
+            if marker.get("format") != _MARKER_FORMAT:
+                return None
+            import onnxruntime as ort
+
+            session = ort.InferenceSession(
+                str(folder / "onnx" / "model.onnx"),
+                session_options(),
+                providers=["CPUExecutionProvider"],
+            )
+            return cls(
+                session,
+                (folder / TOKENIZER).read_text(),
+                int(marker["max_tokens"]),
+                int(marker["pad_id"]),
+            )
+        except Exception as exc:  # a damaged cache: the caller goes the long way
+            log.warning("cannot use the saved ONNX encoder in %s (%s)", folder, exc)
+            return None
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Word pieces each text takes, special tokens included, without truncation."""
+        return [len(e.ids) for e in self._counter.encode_batch(texts)]
+
     def encode(
         self, texts: list[str], batch_size: int = 32, *, progress: bool = False
     ) -> np.ndarray:
         """One L2-normalized float32 row per text."""
-        encodings = self.tokenizer.encode_batch(texts)
-        lengths = np.array([len(e.ids) for e in encodings])
-        order = np.argsort(-lengths, kind="stable")
+        encodings = self._tokenizer.encode_batch(texts)
+        lengths = [len(e.ids) for e in encodings]
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        starts = range(0, len(texts), batch_size)
-        for start in tqdm(starts, desc="embedding", unit="batch", disable=not progress):
-            rows = order[start : start + batch_size]
+        runs = _runs(lengths, batch_size, TOKENS_PER_RUN)
+        for rows in tqdm(runs, desc="embedding", unit="batch", disable=not progress):
             out[rows] = self._run([encodings[i].ids for i in rows])
         return out
 
@@ -109,6 +177,24 @@ class DirectOnnxEncoder:
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return (pooled / norms).astype(np.float32)
+
+
+def _runs(lengths: list[int], batch_size: int, budget: int) -> list[list[int]]:
+    """Rows grouped for model calls: longest first, at most `batch_size` rows and
+    `budget` padded tokens a call (a single longer text still goes alone)."""
+    runs: list[list[int]] = []
+    current: list[int] = []
+    for row in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        # Sorted longest first: the first row of a run sets its padded length.
+        if current and (
+            len(current) == batch_size or (len(current) + 1) * lengths[current[0]] > budget
+        ):
+            runs.append(current)
+            current = []
+        current.append(row)
+    if current:
+        runs.append(current)
+    return runs
 
 
 def _supported(model: Any) -> bool:
