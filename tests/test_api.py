@@ -187,3 +187,18 @@ def test_server_start_reads_the_index_once(settings, fake, monkeypatch):
         assert c.get("/readyz").json()["build_id"] == store.current_build_id(settings.index_dir)
         assert c.post("/ask", json={"question": "junior pay"}).status_code == 200
     assert len(loads) == 1  # ingest's no-change check; the server keeps what it loaded
+
+
+def test_swapped_out_index_is_freed_and_startup_objects_are_frozen(settings, fake, corpus_dir):
+    import gc
+    import weakref
+
+    with TestClient(create_app(settings, fake)) as c:
+        holder = c.app.state.holder
+        assert gc.get_freeze_count() > 0  # the loaded index is out of the collector's way
+        old = weakref.ref(holder.assistant.data)
+        (corpus_dir / "new.md").write_text("# Interviews\n\nPractice coding interviews weekly.\n")
+        holder.rebuild()
+        assert holder.assistant.data is not old()
+        gc.collect()
+        assert old() is None  # freezing after the swap did not keep the old index alive

