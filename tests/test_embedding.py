@@ -14,6 +14,7 @@ from careerqa.chunking import ChunkSettings, chunk_document
 from careerqa.cleaning import clean
 from careerqa.corpus import load_corpus
 from careerqa.embedding import SentenceTransformerEmbedder
+from careerqa.errors import ModelError
 from careerqa.onnx_encoder import MARKER, TOKENIZER, DirectOnnxEncoder
 
 REPO_CORPUS = Path(__file__).parent.parent / "corpus"
@@ -151,3 +152,20 @@ def test_model_calls_are_capped_in_rows_and_padded_tokens():
     assert [lengths[run[0]] for run in runs] == sorted(
         (lengths[run[0]] for run in runs), reverse=True
     )
+
+
+def test_auto_falls_back_to_torch_when_onnx_cannot_load(tmp_path, caplog):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("the ONNX cache cannot be created under a file")
+    auto = SentenceTransformerEmbedder(backend="auto", cache_dir=blocked)
+    with caplog.at_level(logging.WARNING):
+        vector = auto.embed(["Is a master's degree required?"])
+    assert "ONNX backend unavailable" in caplog.text and "using torch" in caplog.text
+    assert auto._direct is None and auto.model.backend == "torch"
+    reference = SentenceTransformerEmbedder(backend="torch").embed(
+        ["Is a master's degree required?"]
+    )
+    assert float(vector[0] @ reference[0]) >= 0.99999
+    strict = SentenceTransformerEmbedder(backend="onnx", cache_dir=blocked)
+    with pytest.raises(ModelError, match="with ONNX"):
+        strict.embed(["x"])
