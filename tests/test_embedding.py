@@ -2,6 +2,7 @@
 
 import json
 import logging
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -75,32 +76,64 @@ def test_direct_onnx_path_gives_sentence_transformers_vectors_in_input_order(cac
     assert float(alone @ expected[5]) >= 0.99999
 
 
-def test_a_new_process_serves_from_the_cache_without_torch(cache):
+def test_a_process_never_imports_torch_even_on_first_start(tmp_path):
+    """First start: the export and check run in a child; the next start just loads."""
     texts = ["How much do junior ML engineers earn?", "Do I need a degree?"]
     script = (
         "import json, sys\n"
         "from pathlib import Path\n"
-        "from careerqa.embedding import SentenceTransformerEmbedder\n"
-        "e = SentenceTransformerEmbedder(backend='onnx', cache_dir=Path(sys.argv[1]))\n"
-        "v = e.embed(json.loads(sys.argv[2]))\n"
-        "options = e._direct.session.get_session_options()\n"
-        "print(json.dumps({'torch': 'torch' in sys.modules,\n"
-        "                  'st': 'sentence_transformers' in sys.modules,\n"
-        f"                  'spin': options.get_session_config_entry('{SPINNING}'),\n"
-        "                  'vectors': v.tolist()}))\n"
+        "from careerqa import embedding\n"
+        "out = []\n"
+        "for start in (1, 2):\n"
+        "    embedding._MODELS.clear()\n"
+        "    e = embedding.SentenceTransformerEmbedder(backend='auto', cache_dir=Path(sys.argv[1]))\n"
+        "    v = e.embed(json.loads(sys.argv[2]))\n"
+        "    options = e._direct.session.get_session_options()\n"
+        "    out.append({'torch': 'torch' in sys.modules,\n"
+        "                'st': 'sentence_transformers' in sys.modules,\n"
+        f"                'spin': options.get_session_config_entry('{SPINNING}'),\n"
+        "                'vectors': v.tolist()})\n"
+        "print(json.dumps(out))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script, str(cache), json.dumps(texts)],
+        [sys.executable, "-c", script, str(tmp_path), json.dumps(texts)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=True,
     )
-    out = json.loads(done.stdout)
-    assert not out["torch"] and not out["st"]
-    assert out["spin"] == "0"  # idle threads do not spin between calls
     reference = SentenceTransformerEmbedder(backend="torch").embed(texts)
-    assert (np.array(out["vectors"]) * reference).sum(axis=1).min() >= 0.999
+    for start in json.loads(done.stdout):
+        assert not start["torch"] and not start["st"]
+        assert start["spin"] == "0"  # idle threads do not spin between calls
+        assert (np.array(start["vectors"]) * reference).sum(axis=1).min() >= 0.999
+    exported = next((tmp_path / "onnx").iterdir())
+    assert json.loads((exported / MARKER).read_text())["direct"] is True
+
+
+def test_a_model_that_fails_the_check_is_served_by_sentence_transformers(
+    cache, tmp_path, monkeypatch
+):
+    shutil.copytree(cache / "onnx", tmp_path / "onnx")
+    exported = next((tmp_path / "onnx").iterdir())
+    (exported / MARKER).unlink()
+    monkeypatch.setattr(
+        DirectOnnxEncoder, "_run", lambda self, ids: np.ones((len(ids), 384), np.float32) / 384**0.5
+    )
+    embedder = SentenceTransformerEmbedder(backend="onnx", cache_dir=tmp_path)
+    model, direct = embedder.prepare_onnx()
+    assert direct is None and model.backend == "onnx"
+    assert json.loads((exported / MARKER).read_text())["direct"] is False
+    # Later starts read the refusal and neither check again nor spawn a child.
+    embedding._MODELS.clear()
+    monkeypatch.setattr(
+        SentenceTransformerEmbedder, "_prepare_in_child", lambda self: pytest.fail("checked again")
+    )
+    again = SentenceTransformerEmbedder(backend="onnx", cache_dir=tmp_path)
+    vector = again.embed(["What is MLOps?"])
+    assert again._direct is None
+    expected = model.encode(["What is MLOps?"], normalize_embeddings=True)
+    assert float(vector[0] @ expected[0]) >= 0.99999
 
 
 def test_a_damaged_cache_falls_back_and_is_repaired(cache, caplog):

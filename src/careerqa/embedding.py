@@ -7,6 +7,8 @@ import importlib.metadata
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .errors import ModelError
-from .onnx_encoder import DirectOnnxEncoder, session_options
+from .onnx_encoder import MARKER, DirectOnnxEncoder, session_options
 from .settings import DEFAULT_MODEL, Settings
 
 log = logging.getLogger(__name__)
@@ -159,15 +161,48 @@ class SentenceTransformerEmbedder:
         """The model on onnxruntime: exported once, checked once, then loaded without torch."""
         exported = self._export_dir()
         direct = DirectOnnxEncoder.load(exported)
+        if direct is None and not (exported / MARKER).exists():
+            # Export and check in a child process: torch and the export's memory
+            # (RSS 890 MB here) go with it, and this process starts light the first time too.
+            self._prepare_in_child()
+            direct = DirectOnnxEncoder.load(exported)
         if direct is not None:
             return None, direct
+        # Not the supported shape, a damaged cache, or the child failed: do it here,
+        # where any error is reported as it happens.
+        return self.prepare_onnx()
+
+    def prepare_onnx(self) -> tuple[Any, DirectOnnxEncoder | None]:
+        """Export the model to ONNX if not done; check its direct encoder and save it.
+
+        Returns (None, encoder) when it passed, else (the SentenceTransformer, None).
+        """
+        exported = self._export_dir()
         if not (exported / "onnx" / "model.onnx").is_file():
             self._export(Path(resolve_model(self.name)), exported)
         model = self._sentence_transformer(str(exported), "onnx")
         direct = DirectOnnxEncoder.attach(model)
-        if direct is not None:
-            direct.save(exported)
-        return model, direct
+        if direct is None:
+            DirectOnnxEncoder.decline(exported)  # later starts skip the check
+            return model, None
+        direct.save(exported)
+        # The encoder keeps the session; the rest of the checking model can go.
+        return None, direct
+
+    def _prepare_in_child(self) -> None:
+        log.info("preparing %s for onnxruntime (once; a separate process)", self.name)
+        script = (
+            "import sys\n"
+            "from pathlib import Path\n"
+            "from careerqa.embedding import SentenceTransformerEmbedder as E\n"
+            "E(sys.argv[1], sys.argv[2], backend='onnx', cache_dir=Path(sys.argv[3]))"
+            ".prepare_onnx()\n"
+        )
+        args = [sys.executable, "-c", script, self.name, self.device, str(self.cache_dir)]
+        done = subprocess.run(args, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+            log.warning("preparing the ONNX model failed (%s); trying in this process", tail[0])
 
     def _export(self, folder: Path, exported: Path) -> None:
         exported.parent.mkdir(parents=True, exist_ok=True)

@@ -10,8 +10,10 @@ sentences are not padded to long chunks.
 
 It is trusted only after giving `encode()`'s vectors on probe texts
 (`DirectOnnxEncoder.attach`); the tokenizer and settings it was checked with
-are then saved beside the exported model (`save`), and later processes load
-them from there (`load`) without importing torch or sentence-transformers.
+are then saved beside the exported model (`save`), or the refusal recorded
+(`decline`). The export and the check run once, in a child process
+(`embedding.py`); every process then loads the encoder from the saved files
+(`load`) without importing torch or sentence-transformers.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ _PROBES = [
     " ".join(["Portfolio projects show employers what you can build."] * 30),
 ]
 _SAME_VECTOR = 0.99999  # cosine: float noise only
-MARKER = "careerqa-direct.json"  # written only for a model that passed the probes
+MARKER = "careerqa-direct.json"  # the outcome of the check: direct encoder or not
 TOKENIZER = "careerqa-tokenizer.json"
 _MARKER_FORMAT = 1
 # Padded tokens a model call may hold. onnxruntime keeps its memory arena at the
@@ -114,10 +116,14 @@ class DirectOnnxEncoder:
     def save(self, folder: Path) -> None:
         """Record beside the exported model that this encoder was checked, and how to rebuild it."""
         (folder / TOKENIZER).write_text(self.tokenizer_json)
-        marker = {"format": _MARKER_FORMAT, "max_tokens": self.max_tokens, "pad_id": self.pad_id}
-        tmp = folder / f".{MARKER}.{os.getpid()}"
-        tmp.write_text(json.dumps(marker))
-        os.replace(tmp, folder / MARKER)  # the marker last: its presence means all is there
+        _write_marker(
+            folder, {"direct": True, "max_tokens": self.max_tokens, "pad_id": self.pad_id}
+        )
+
+    @staticmethod
+    def decline(folder: Path) -> None:
+        """Record that the model in `folder` runs through sentence-transformers instead."""
+        _write_marker(folder, {"direct": False})
 
     @classmethod
     def load(cls, folder: Path) -> DirectOnnxEncoder | None:
@@ -127,7 +133,7 @@ class DirectOnnxEncoder:
         except FileNotFoundError:
             return None
         try:
-            if marker.get("format") != _MARKER_FORMAT:
+            if marker.get("format") != _MARKER_FORMAT or not marker.get("direct"):
                 return None
             import onnxruntime as ort
 
@@ -177,6 +183,12 @@ class DirectOnnxEncoder:
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return (pooled / norms).astype(np.float32)
+
+
+def _write_marker(folder: Path, fields: dict[str, Any]) -> None:
+    tmp = folder / f".{MARKER}.{os.getpid()}"
+    tmp.write_text(json.dumps({"format": _MARKER_FORMAT, **fields}))
+    os.replace(tmp, folder / MARKER)  # written last: its presence means all is there
 
 
 def _runs(lengths: list[int], batch_size: int, budget: int) -> list[list[int]]:
