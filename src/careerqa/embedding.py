@@ -22,7 +22,7 @@ from .settings import DEFAULT_MODEL, Settings
 
 log = logging.getLogger(__name__)
 
-# Loaded models by (name, device, backend): commands and apps in one process share one.
+# Loaded models by (name, device, backend, cache): commands and apps in one process share one.
 _MODELS: dict[tuple[str, str, str, str], tuple[Any, DirectOnnxEncoder | None]] = {}
 _MODELS_LOCK = threading.Lock()
 
@@ -199,7 +199,11 @@ class SentenceTransformerEmbedder:
             ".prepare_onnx()\n"
         )
         args = [sys.executable, "-c", script, self.name, self.device, str(self.cache_dir)]
-        done = subprocess.run(args, capture_output=True, text=True, check=False)
+        try:
+            done = subprocess.run(args, capture_output=True, text=True, timeout=900, check=False)
+        except subprocess.TimeoutExpired:
+            log.warning("preparing the ONNX model took over 15 minutes; trying in this process")
+            return
         if done.returncode != 0:
             tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
             log.warning("preparing the ONNX model failed (%s); trying in this process", tail[0])
