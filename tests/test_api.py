@@ -60,6 +60,8 @@ def test_ask_accepts_history(client):
         ({"question": ""}, "question is empty"),
         ({"question": "   \n "}, "question is empty"),
         ({"question": "x" * 1001}, "the limit is 1000"),
+        ({"question": "x" * 1000 + " "}, "the limit is 1000"),  # as the schema's maxLength
+        ({"question": "\u0085\u3000\x1c"}, "question is empty"),
         ({"question": 42}, "question"),
         ({"question": "ok", "top_k": 0}, "top_k"),
         ({"question": "ok", "top_k": 21}, "top_k"),
@@ -202,3 +204,19 @@ def test_swapped_out_index_is_freed_and_startup_objects_are_frozen(settings, fak
         assert holder.assistant.data is not old()
         gc.collect()
         assert old() is None  # freezing after the swap did not keep the old index alive
+
+
+def test_schema_and_server_agree_on_which_questions_are_blank(client):
+    import re
+
+    from careerqa.assistant import BLANKS
+
+    question = client.get("/openapi.json").json()["components"]["schemas"]["AskRequest"]
+    pattern = question["properties"]["question"]["pattern"]
+    assert "".join(chr(c) for c in range(0x110000) if chr(c).isspace()) == BLANKS
+    for blank in BLANKS:  # what the server trims, the schema calls blank
+        assert not re.fullmatch(pattern, blank * 2)
+        assert client.post("/ask", json={"question": blank * 2}).status_code == 422
+    for text in ("\ufeff", "x", " ?", "\u200b"):  # and nothing else
+        assert re.fullmatch(pattern, text)
+        assert client.post("/ask", json={"question": text}).status_code == 200

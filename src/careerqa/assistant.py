@@ -21,6 +21,11 @@ from .store import IndexData
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000
+# What str.strip() trims (str.isspace), spelled out so the API schema can say the same.
+BLANKS = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+    "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 # How much the earlier question counts in a follow-up's query vector.
 FOLLOW_UP_CONTEXT_WEIGHT = 0.7
 
@@ -138,13 +143,14 @@ def validate_question(question: str) -> str:
     """The trimmed question, or QuestionError saying what is wrong with it."""
     if not isinstance(question, str):
         raise QuestionError("question must be a string")
-    trimmed = question.strip()
+    # The limit counts what was sent, as the API schema's maxLength does.
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QuestionError(
+            f"question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}"
+        )
+    trimmed = question.strip(BLANKS)
     if not trimmed:
         raise QuestionError("question is empty")
-    if len(trimmed) > MAX_QUESTION_CHARS:
-        raise QuestionError(
-            f"question is {len(trimmed)} characters long; the limit is {MAX_QUESTION_CHARS}"
-        )
     if "\x00" in trimmed:
         raise QuestionError("question contains a NUL character")
     return trimmed

@@ -6,11 +6,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .assistant import MAX_QUESTION_CHARS, validate_question
+from .assistant import BLANKS, MAX_QUESTION_CHARS, validate_question
 from .errors import QuestionError
 
 MAX_HISTORY_TURNS = 20
 MAX_TURN_CHARS = 4000
+# A question has a character that is neither NUL nor one trimming removes. Spelled
+# out rather than `\S`, whose meaning differs between regex dialects (JSON Schema's
+# ECMAScript counts U+0085 as a character, Python's str.strip() as a space).
+_BLANK_ESCAPES = "".join(f"\\u{ord(c):04x}" for c in BLANKS)
+_NOT_BLANK = f"^[^\\u0000]*[^\\u0000{_BLANK_ESCAPES}][^\\u0000]*$"
 
 _EXAMPLE_CITATION: Any = {
     "n": 1,
@@ -57,12 +62,12 @@ class AskRequest(BaseModel):
     )
 
     question: str = Field(
-        description=f"The question, 1–{MAX_QUESTION_CHARS} characters after trimming.",
+        description=f"The question: at most {MAX_QUESTION_CHARS} characters, not all blank.",
         # Documented for clients and fuzzers; checked (with friendlier messages) below.
         json_schema_extra={
             "minLength": 1,
             "maxLength": MAX_QUESTION_CHARS,
-            "pattern": "^[^\\x00]*\\S[^\\x00]*$",
+            "pattern": _NOT_BLANK,
         },
     )
     top_k: int = Field(5, ge=1, le=20, description="How many passages to retrieve and cite.")
