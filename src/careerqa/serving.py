@@ -79,17 +79,17 @@ class IndexHolder:
         `data` is that build already in memory (from an ingest in this process).
         """
         with self._reload_lock:
-            if data is not None:
-                build_id: str | None = data.manifest.build_id
-            else:
-                build_id = store.current_build_id(self.settings.index_dir)
+            build_id = (
+                data.manifest.build_id if data else store.current_build_id(self.settings.index_dir)
+            )
             if build_id is None or (self.assistant and self.assistant.build_id == build_id):
                 return False
             try:
-                if data is not None:
-                    fresh = Assistant.from_data(self.settings, self.questions, data)
-                else:
-                    fresh = Assistant.load(self.settings, self.questions)
+                fresh = (
+                    Assistant.from_data(self.settings, self.questions, data)
+                    if data
+                    else Assistant.load(self.settings, self.questions)
+                )
             except CareerQAError as exc:
                 self.last_error = f"could not load build {build_id}: {exc}"
                 log.error("%s; still serving the previous index", self.last_error)
