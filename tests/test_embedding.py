@@ -129,6 +129,7 @@ def test_a_model_that_fails_the_check_is_served_by_sentence_transformers(
     monkeypatch.setattr(
         SentenceTransformerEmbedder, "_prepare_in_child", lambda self: pytest.fail("checked again")
     )
+    monkeypatch.setattr(DirectOnnxEncoder, "attach", lambda model: pytest.fail("checked again"))
     again = SentenceTransformerEmbedder(backend="onnx", cache_dir=tmp_path)
     vector = again.embed(["What is MLOps?"])
     assert again._direct is None

@@ -160,16 +160,18 @@ class SentenceTransformerEmbedder:
     def _load_onnx(self) -> tuple[Any, DirectOnnxEncoder | None]:
         """The model on onnxruntime: exported once, checked once, then loaded without torch."""
         exported = self._export_dir()
-        direct = DirectOnnxEncoder.load(exported)
-        if direct is None and not (exported / MARKER).exists():
+        if not (exported / MARKER).exists():
             # Export and check in a child process: torch and the export's memory
             # (RSS 890 MB here) go with it, and this process starts light the first time too.
             self._prepare_in_child()
-            direct = DirectOnnxEncoder.load(exported)
+        if DirectOnnxEncoder.declined(exported):
+            # Checked before and not the same vectors: sentence-transformers, no second check.
+            return self._sentence_transformer(str(exported), "onnx"), None
+        direct = DirectOnnxEncoder.load(exported)
         if direct is not None:
             return None, direct
-        # Not the supported shape, a damaged cache, or the child failed: do it here,
-        # where any error is reported as it happens.
+        # A damaged cache, or the child failed: do it here, where any error is
+        # reported as it happens.
         return self.prepare_onnx()
 
     def prepare_onnx(self) -> tuple[Any, DirectOnnxEncoder | None]:

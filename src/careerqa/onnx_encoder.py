@@ -125,6 +125,15 @@ class DirectOnnxEncoder:
         """Record that the model in `folder` runs through sentence-transformers instead."""
         _write_marker(folder, {"direct": False})
 
+    @staticmethod
+    def declined(folder: Path) -> bool:
+        """Whether `folder` records that the model failed the check (see `decline`)."""
+        try:
+            marker = json.loads((folder / MARKER).read_text())
+        except (OSError, ValueError):
+            return False
+        return marker.get("format") == _MARKER_FORMAT and marker.get("direct") is False
+
     @classmethod
     def load(cls, folder: Path) -> DirectOnnxEncoder | None:
         """The encoder saved in an export folder, or None if there is none (or it is unusable)."""
