@@ -6,6 +6,8 @@ import hashlib
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +35,39 @@ CITATION_FIELDS = {
 }
 REPO = Path(__file__).parent.parent
 SHARED_EVAL = REPO.parent / "shared" / "eval" / "dev.jsonl"
+
+
+def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a `careerqa` child process working on these settings' folders."""
+    return {
+        **os.environ,
+        "CAREERQA_CORPUS_DIR": str(settings.corpus_dir),
+        "CAREERQA_INDEX_DIR": str(settings.index_dir),
+        **extra,
+    }
+
+
+def run_cli(
+    settings: Settings, *args: str, timeout: float = 300, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`python -m careerqa ARGS` in a child process; its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "careerqa", *args],
+        env=cli_env(settings, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start_cli(settings: Settings, *args: str, **env: str) -> subprocess.Popen[bytes]:
+    """`python -m careerqa ARGS` started in the background, its output discarded."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "careerqa", *args],
+        env=cli_env(settings, **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 class FakeEmbedder:

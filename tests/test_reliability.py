@@ -2,11 +2,8 @@
 
 import json
 import logging
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,7 +18,7 @@ from careerqa.cli import cli
 from careerqa.errors import IndexBusyError, IndexCorruptError
 from careerqa.ingest import ingest
 
-from .conftest import LiveServer
+from .conftest import LiveServer, run_cli, start_cli
 
 # --- input ----------------------------------------------------------------------
 
@@ -158,48 +155,23 @@ def test_admin_token_is_compared_in_constant_time_and_never_logged(client, monke
 # --- faults ---------------------------------------------------------------------
 
 
-def _env(settings):
-    return {
-        **os.environ,
-        "CAREERQA_CORPUS_DIR": str(settings.corpus_dir),
-        "CAREERQA_INDEX_DIR": str(settings.index_dir),
-    }
-
-
 def test_sigkilled_rebuilds_leave_the_previous_index_whole(settings):
     """`careerqa ingest --full` killed with SIGKILL at random moments, five times."""
     settings = settings.model_copy(update={"model": "bundled:all-MiniLM-L6-v2"})
-    env = _env(settings)
-    subprocess.run(
-        [sys.executable, "-m", "careerqa", "ingest"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    first = run_cli(settings, "ingest")
+    assert first.returncode == 0, first.stderr
     good = store.load(settings.index_dir)
     chunks = [c.chunk.chunk_id for c in good.chunks]
     rng = random.Random(7)
     for _ in range(5):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "careerqa", "ingest", "--full"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        proc = start_cli(settings, "ingest", "--full")
         time.sleep(rng.uniform(0.2, 4.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
         data = store.load(settings.index_dir)  # whole, checksums verified
         assert [c.chunk.chunk_id for c in data.chunks] == chunks
     # The next ingest clears what the killed ones left behind and is whole too.
-    done = subprocess.run(
-        [sys.executable, "-m", "careerqa", "ingest", "--full"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_cli(settings, "ingest", "--full")
     assert done.returncode == 0, done.stderr
     assert not [p for p in settings.index_dir.iterdir() if p.name.startswith(".tmp-")]
 
@@ -209,14 +181,7 @@ def test_two_rebuilds_at_once_cannot_both_write(settings, fake):
     with store.rebuild_lock(settings.index_dir):
         with pytest.raises(IndexBusyError, match="another rebuild"):
             ingest(settings, fake, full=True, lock_wait=0.3)
-        env = _env(settings)
-        busy = subprocess.run(
-            [sys.executable, "-m", "careerqa", "--model", "fake", "ingest", "--wait", "0"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        busy = run_cli(settings, "--model", "fake", "ingest", "--wait", "0", timeout=60)
     assert busy.returncode == 1
     assert "another rebuild" in busy.stderr and "Traceback" not in busy.stderr
     store.load(settings.index_dir)
@@ -253,23 +218,10 @@ def test_server_starts_on_a_damaged_index_by_rebuilding_it(settings, fake):
 
 
 def test_cli_answers_after_repairing_a_corrupt_index(settings, fake, tmp_path):
-    env = _env(settings)
-    first = subprocess.run(
-        [sys.executable, "-m", "careerqa", "ask", "junior pay?", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    first = run_cli(settings, "ask", "junior pay?", "--json")
     assert first.returncode == 0, first.stderr
     (store.current_build(settings.index_dir) / "sentence_vectors.npy").write_bytes(b"broken")
-    again = subprocess.run(
-        [sys.executable, "-m", "careerqa", "ask", "junior pay?", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    again = run_cli(settings, "ask", "junior pay?", "--json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["question"] == "junior pay?"
     assert "Traceback" not in again.stderr
@@ -364,12 +316,8 @@ def test_soak_32_clients_while_the_corpus_changes_twice(settings, corpus_dir):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**_env(settings), "CAREERQA_ADMIN_TOKEN": "soak"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "careerqa", "serve", "--port", str(port), "--watch"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    server = start_cli(
+        settings, "serve", "--port", str(port), "--watch", CAREERQA_ADMIN_TOKEN="soak"
     )
     url = f"http://127.0.0.1:{port}"
     try:

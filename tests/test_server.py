@@ -1,8 +1,5 @@
 """A real uvicorn server on 127.0.0.1 answering concurrent requests while the corpus changes."""
 
-import os
-import subprocess
-import sys
 import threading
 import time
 
@@ -10,7 +7,7 @@ import httpx
 
 from careerqa.app import create_app
 
-from .conftest import LiveServer
+from .conftest import LiveServer, run_cli
 
 CLIENTS = 8
 MAX_REQUESTS = 600  # bounded in count …
@@ -92,18 +89,7 @@ def test_swaps_index_under_load_without_failing_requests(settings, real_embedder
         (corpus_dir / "lisbon.txt").write_text(
             "Remote Work\n\nData engineers in Lisbon often work remotely for companies abroad.\n"
         )
-        env = {
-            **os.environ,
-            "CAREERQA_CORPUS_DIR": str(settings.corpus_dir),
-            "CAREERQA_INDEX_DIR": str(settings.index_dir),
-        }
-        done = subprocess.run(
-            [sys.executable, "-m", "careerqa", "ingest"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        done = run_cli(settings, "ingest")
         assert done.returncode == 0, done.stderr
         assert "1 added" in done.stdout
         assert _wait_for(lambda: _ready(server.url)["build_id"] != first)
