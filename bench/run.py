@@ -54,7 +54,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def fresh_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     """An embedder whose model is not loaded yet (the in-process cache is emptied)."""
-    embedding._MODELS.clear()
+    embedding.clear_model_cache()
     return SentenceTransformerEmbedder.from_settings(settings)
 
 

@@ -5,11 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from careerqa.assistant import Assistant, validate_question
+from careerqa.assistant import Assistant
 from careerqa.conversation import Turn
 from careerqa.errors import QuestionError
 from careerqa.evaluation import evaluate, load_questions
 from careerqa.ingest import ingest
+from careerqa.query import validate_question
 from careerqa.settings import Settings
 
 from .conftest import REPO, SHARED_EVAL
@@ -18,12 +19,11 @@ from .conftest import REPO, SHARED_EVAL
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory, real_embedder) -> Assistant:
     settings = Settings(corpus_dir=REPO / "corpus", index_dir=tmp_path_factory.mktemp("index"))
-    ingest(settings, real_embedder)
-    return Assistant.load(settings, real_embedder)
+    return Assistant.from_data(settings, real_embedder, ingest(settings, real_embedder).data)
 
 
 def test_answer_sentences_are_copied_from_the_passages_they_cite(assistant):
-    answer = assistant.ask("What salary can an entry-level machine learning engineer expect?")
+    answer = assistant.ask_sync("What salary can an entry-level machine learning engineer expect?")
     assert answer.answered
     assert "$70,000 and $90,000" in answer.answer
     assert [c.n for c in answer.citations] == list(range(1, 6))
@@ -35,7 +35,7 @@ def test_answer_sentences_are_copied_from_the_passages_they_cite(assistant):
 
 
 def test_citations_point_at_exact_text(assistant):
-    answer = assistant.ask("Which clustering methods should I know?")
+    answer = assistant.ask_sync("Which clustering methods should I know?")
     for c in answer.citations:
         doc = assistant.data.documents[c.doc_id]
         assert doc.text[c.start : c.end] == c.text
@@ -43,7 +43,7 @@ def test_citations_point_at_exact_text(assistant):
 
 
 def test_out_of_scope_question_is_declined_and_cites_nothing(assistant):
-    answer = assistant.ask("How do I bake sourdough bread?")
+    answer = assistant.ask_sync("How do I bake sourdough bread?")
     assert not answer.answered
     assert "don't cover" in answer.answer
     assert answer.citations == [] and "[" not in answer.answer
@@ -51,11 +51,11 @@ def test_out_of_scope_question_is_declined_and_cites_nothing(assistant):
 
 def test_follow_up_uses_history(assistant):
     first = "What salary can an entry-level machine learning engineer expect?"
-    earlier = assistant.ask(first)
+    earlier = assistant.ask_sync(first)
     history = [Turn("user", first), Turn("assistant", earlier.answer)]
-    answer = assistant.ask("and with experience?", history=history)
+    answer = assistant.ask_sync("and with experience?", history=history)
     assert answer.answered and "$120,000-$150,000" in answer.answer
-    alone = assistant.ask("and with experience?")
+    alone = assistant.ask_sync("and with experience?")
     assert "$120,000-$150,000" not in alone.answer
 
 
@@ -67,13 +67,13 @@ def test_bad_questions_are_refused(bad):
 
 def test_odd_but_valid_questions_are_answered_or_declined_cleanly(assistant):
     for q in ["¿Cuánto gana un ingeniero?", "💰 salary?", '<b>skills</b> & "quotes"']:
-        answer = assistant.ask(q)
+        answer = assistant.ask_sync(q)
         assert answer.answer
 
 
 @pytest.mark.skipif(not SHARED_EVAL.exists(), reason="shared/eval/dev.jsonl not beside the repo")
 def test_dev_question_set_meets_the_targets(assistant):
-    metrics, _ = evaluate(load_questions(SHARED_EVAL), lambda q: assistant.ask(q))
+    metrics, _ = evaluate(load_questions(SHARED_EVAL), lambda q: assistant.ask_sync(q))
     assert metrics["hit@3"] >= 0.95
     assert metrics["mrr@10"] >= 0.85
     assert metrics["answer_accuracy"] >= 0.85
@@ -84,7 +84,9 @@ def test_dev_question_set_meets_the_targets(assistant):
 
 def test_own_question_set_holds_up(assistant):
     """Questions not in the shared set: the method, not the dev set, is what works."""
-    metrics, _ = evaluate(load_questions(REPO / "eval" / "extra.jsonl"), lambda q: assistant.ask(q))
+    metrics, _ = evaluate(
+        load_questions(REPO / "eval" / "extra.jsonl"), lambda q: assistant.ask_sync(q)
+    )
     assert metrics["hit@3"] >= 0.9
     assert metrics["answer_accuracy"] >= 0.8
     assert metrics["abstain_accuracy"] == 1.0

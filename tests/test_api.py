@@ -184,7 +184,7 @@ def test_server_start_reads_the_index_once(settings, fake, monkeypatch):
     ingest(settings, fake)
     loads = []
     original = store.load
-    monkeypatch.setattr(store, "load", lambda d: loads.append(d) or original(d))
+    monkeypatch.setattr(store, "load", lambda d, **k: loads.append(d) or original(d, **k))
     with TestClient(create_app(settings, fake)) as c:
         assert c.get("/readyz").json()["build_id"] == store.current_build_id(settings.index_dir)
         assert c.post("/ask", json={"question": "junior pay"}).status_code == 200
@@ -209,7 +209,7 @@ def test_swapped_out_index_is_freed_and_startup_objects_are_frozen(settings, fak
 def test_schema_and_server_agree_on_which_questions_are_blank(client):
     import re
 
-    from careerqa.assistant import BLANKS
+    from careerqa.query import BLANKS
 
     question = client.get("/openapi.json").json()["components"]["schemas"]["AskRequest"]
     pattern = question["properties"]["question"]["pattern"]

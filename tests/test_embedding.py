@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from careerqa import embedding
+from careerqa import embedding, onnx_export
 from careerqa.chunking import ChunkSettings, chunk_document
 from careerqa.cleaning import clean
 from careerqa.corpus import load_corpus
@@ -38,7 +38,7 @@ def _corpus_texts(count_tokens, sentences: bool = True) -> list[str]:
 def cache(tmp_path_factory):
     """An export cache of its own, filled once: export, check, save the direct encoder."""
     folder = tmp_path_factory.mktemp("cache")
-    embedding._MODELS.clear()
+    embedding.clear_model_cache()
     SentenceTransformerEmbedder(backend="onnx", cache_dir=folder).embed(["fill the cache"])
     return folder
 
@@ -85,7 +85,7 @@ def test_a_process_never_imports_torch_even_on_first_start(tmp_path):
         "from careerqa import embedding\n"
         "out = []\n"
         "for start in (1, 2):\n"
-        "    embedding._MODELS.clear()\n"
+        "    embedding.clear_model_cache()\n"
         "    e = embedding.SentenceTransformerEmbedder(backend='auto', cache_dir=Path(sys.argv[1]))\n"
         "    v = e.embed(json.loads(sys.argv[2]))\n"
         "    options = e._direct.session.get_session_options()\n"
@@ -120,14 +120,14 @@ def test_a_model_that_fails_the_check_is_served_by_sentence_transformers(
     monkeypatch.setattr(
         DirectOnnxEncoder, "_run", lambda self, ids: np.ones((len(ids), 384), np.float32) / 384**0.5
     )
-    embedder = SentenceTransformerEmbedder(backend="onnx", cache_dir=tmp_path)
-    model, direct = embedder.prepare_onnx()
+    model_folder = Path(embedding.resolve_model(embedding.DEFAULT_MODEL))
+    model, direct = onnx_export.prepare(model_folder, tmp_path)
     assert direct is None and model.backend == "onnx"
     assert json.loads((exported / MARKER).read_text())["direct"] is False
     # Later starts read the refusal and neither check again nor spawn a child.
-    embedding._MODELS.clear()
+    embedding.clear_model_cache()
     monkeypatch.setattr(
-        SentenceTransformerEmbedder, "_prepare_in_child", lambda self: pytest.fail("checked again")
+        onnx_export, "prepare_in_child", lambda *a, **k: pytest.fail("checked again")
     )
     monkeypatch.setattr(DirectOnnxEncoder, "attach", lambda model: pytest.fail("checked again"))
     again = SentenceTransformerEmbedder(backend="onnx", cache_dir=tmp_path)
@@ -140,7 +140,7 @@ def test_a_model_that_fails_the_check_is_served_by_sentence_transformers(
 def test_a_damaged_cache_falls_back_and_is_repaired(cache, caplog):
     exported = next((cache / "onnx").iterdir())
     (exported / TOKENIZER).write_text("{not a tokenizer")
-    embedding._MODELS.clear()
+    embedding.clear_model_cache()
     embedder = SentenceTransformerEmbedder(backend="onnx", cache_dir=cache)
     with caplog.at_level(logging.WARNING):
         vector = embedder.embed(["What do bootcamps cost?"])

@@ -6,10 +6,17 @@ import numpy as np
 import pytest
 
 from careerqa import store
-from careerqa.assistant import Assistant, open_assistant
-from careerqa.errors import CorpusError, IndexCorruptError, IndexMissingError, IndexWriteError
+from careerqa.assistant import Assistant
+from careerqa.errors import (
+    CorpusError,
+    IndexCorruptError,
+    IndexMissingError,
+    IndexWriteError,
+    ModelError,
+)
 from careerqa.index import VectorIndex
-from careerqa.ingest import ingest
+from careerqa.ingest import ingest, refresh_index
+from careerqa.manifest import FORMAT_VERSION
 
 
 def _chunk_ids(settings, doc_id=None):
@@ -191,25 +198,38 @@ def test_an_index_of_an_older_format_is_rebuilt(settings, fake):
     ingest(settings, fake)
     manifest = store.current_build(settings.index_dir) / "manifest.json"
     raw = json.loads(manifest.read_text())
-    raw["format_version"] = store.FORMAT_VERSION - 1
+    raw["format_version"] = FORMAT_VERSION - 1
     manifest.write_text(json.dumps(raw))
     with pytest.raises(IndexCorruptError, match="ingest --full"):
         store.load(settings.index_dir)
     report = ingest(settings, fake)
     assert report.full and "format" in report.reason
-    assert store.load(settings.index_dir).manifest.format_version == store.FORMAT_VERSION
+    assert store.load(settings.index_dir).manifest.format_version == FORMAT_VERSION
 
 
 def test_ingest_hands_over_the_index_it_loaded_or_built(settings, fake, monkeypatch):
     loads = []
     original = store.load
-    monkeypatch.setattr(store, "load", lambda d: loads.append(d) or original(d))
-    first = open_assistant(settings, fake)  # builds: the new build is served from memory
+    monkeypatch.setattr(store, "load", lambda d, **k: loads.append(d) or original(d, **k))
+    first = Assistant.from_data(settings, fake, refresh_index(settings, fake).data)
+    # ^ builds: the new build is served from memory
     assert first.build_id == store.current_build_id(settings.index_dir)
     assert len(loads) == 1  # the attempt that found no index
     loads.clear()
-    again = open_assistant(settings, fake)  # no change: loaded once, by ingest
+    again = Assistant.from_data(settings, fake, refresh_index(settings, fake).data)
+    # ^ no change: loaded once, by ingest
     assert len(loads) == 1 and again.build_id == first.build_id
     assert (
-        again.ask("What do juniors earn?").answered == first.ask("What do juniors earn?").answered
+        again.ask_sync("What do juniors earn?").answered
+        == first.ask_sync("What do juniors earn?").answered
     )
+
+
+def test_chunks_longer_than_the_model_reads_are_refused(settings, fake):
+    too_long = settings.model_copy(update={"chunk_tokens": fake.max_tokens + 1})
+    with pytest.raises(ModelError, match=f"reads {fake.max_tokens} word pieces") as refused:
+        ingest(too_long, fake)
+    assert "CAREERQA_CHUNK_TOKENS" in str(refused.value)
+    assert store.current_build_id(settings.index_dir) is None  # nothing was written
+    at_the_limit = settings.model_copy(update={"chunk_tokens": fake.max_tokens})
+    assert ingest(at_the_limit, fake).chunks_embedded > 0

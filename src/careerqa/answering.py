@@ -2,7 +2,7 @@
 
 Every sentence of the answer is copied from a passage and followed by the `[n]`
 of the citation it came from. Whether to answer at all is decided by an
-evidence score (see `evidence`), calibrated on the question set (README).
+evidence score (see `evidence`), calibrated on the question sets (README).
 """
 
 from __future__ import annotations
@@ -11,30 +11,35 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import numpy as np
+from pydantic import BaseModel, Field
 
 from .lexical import terms
-from .retrieval import Hit, Retriever
-from .store import IndexData
+from .loaded import LoadedIndex
+from .query import Query
+from .retrieval import Hit
 
 NOT_COVERED = "The articles don't cover this question, so I can't answer it from them."
 # Sentences nearly as similar to each other as this say the same thing.
 _DUPLICATE = 0.9
 
 
-@dataclass(frozen=True)
-class Citation:
-    """A retrieved passage as shown to the user; `n` is what `[n]` markers refer to."""
+class Citation(BaseModel, frozen=True):
+    """A retrieved passage; `n` is the number `[n]` markers in the answer use.
+
+    This model is the citation of the `/ask` contract: the API and `ask --json` both
+    serialize it as it is.
+    """
 
     n: int
     doc_id: str
     title: str
-    source: str
+    source: str = Field(description="Path of the article, relative to the corpus folder.")
     heading: str | None
     text: str
-    start: int
+    start: int = Field(description="Offset of the passage in the cleaned article text.")
     end: int
-    score: float
-    url: str
+    score: float = Field(description="Reciprocal-rank-fusion score.")
+    url: str = Field(description="The source view with this passage highlighted.")
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,15 @@ class Answer:
     citations: list[Citation]
     evidence: float
     took_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Composed:
+    """An answer's text, whether it answers at all, and the evidence that decided it."""
+
+    text: str
+    answered: bool
+    evidence: float
 
 
 @dataclass(frozen=True)
@@ -71,11 +85,12 @@ def citation_url(doc_id: str, start: int, end: int) -> str:
     return f"/sources/{quote(doc_id)}?start={start}&end={end}#passage"
 
 
-def make_citations(hits: list[Hit], data: IndexData) -> list[Citation]:
+def make_citations(hits: list[Hit], index: LoadedIndex) -> list[Citation]:
+    """One citation per hit, numbered from 1 in rank order."""
     citations = []
     for n, hit in enumerate(hits, start=1):
         chunk = hit.chunk.chunk
-        doc = data.documents[chunk.doc_id]
+        doc = index.data.documents[chunk.doc_id]
         citations.append(
             Citation(
                 n=n,
@@ -93,11 +108,10 @@ def make_citations(hits: list[Hit], data: IndexData) -> list[Citation]:
     return citations
 
 
-def _units(
-    hits: list[Hit], retriever: Retriever, query_vector: np.ndarray, question: str
-) -> list[_Unit]:
-    table, lexical = retriever.sentences, retriever.lexical
-    wanted = set(terms(question))
+def _units(hits: list[Hit], index: LoadedIndex, query: Query) -> list[_Unit]:
+    table, lexical = index.sentences, index.lexical
+    query_vector = query.vector
+    wanted = set(terms(query.question))
     weight = {t: lexical.idf(t) for t in wanted}
     total = sum(weight.values()) or 1.0
     groups: list[tuple[int, list[int]]] = []  # (citation number, sentence rows)
@@ -145,33 +159,28 @@ def _units(
 
 
 def compose(
-    question: str,
-    query_vector: np.ndarray,
-    hits: list[Hit],
-    retriever: Retriever,
-    *,
-    threshold: float,
-    max_sentences: int,
-    kept_meaning: float = 1.0,
-    already_said: str = "",
-) -> tuple[str, bool, float]:
-    """(answer text, answered, evidence score) for retrieved hits.
-
-    kept_meaning is the cosine between the question and the question without the
-    words the corpus never uses (1.0 when it uses them all).
-    """
-    units = _units(hits, retriever, query_vector, question)
+    query: Query, hits: list[Hit], index: LoadedIndex, *, threshold: float, max_sentences: int
+) -> Composed:
+    """The answer to `query` from the sentences of the retrieved hits, or a refusal."""
+    units = _units(hits, index, query)
     if not units:
-        return NOT_COVERED, False, 0.0
+        return Composed(NOT_COVERED, False, 0.0)
     units.sort(key=lambda u: -u.score)
-    score = evidence(units[0].similarity, kept_meaning)
-    if already_said:
+    score = evidence(units[0].similarity, query.kept_meaning)
+    if query.already_said:
         # A follow-up wants something new: skip what the last reply already said.
-        said = " ".join(already_said.split())
+        said = " ".join(query.already_said.split())
         units = [u for u in units if not all(t in said for t in u.sentences)] or units
-    best = units[0]
     if score < threshold:
-        return NOT_COVERED, False, score
+        return Composed(NOT_COVERED, False, score)
+    chosen = _choose(units, max_sentences)
+    parts = [" ".join(_sentence(t) for t in u.sentences) + f" [{u.n}]" for u in chosen]
+    return Composed(" ".join(parts), True, score)
+
+
+def _choose(units: list[_Unit], max_sentences: int) -> list[_Unit]:
+    """The best unit, then the next ones close to it in score that say something new."""
+    best = units[0]
     chosen = [best]
     used = len(best.sentences)
     for unit in units[1:]:
@@ -182,8 +191,7 @@ def compose(
         if all(float(unit.vector @ c.vector) < _DUPLICATE for c in chosen):
             chosen.append(unit)
             used += len(unit.sentences)
-    parts = [" ".join(_sentence(t) for t in u.sentences) + f" [{u.n}]" for u in chosen]
-    return " ".join(parts), True, score
+    return chosen
 
 
 def evidence(similarity: float, kept_meaning: float) -> float:
@@ -200,14 +208,3 @@ def evidence(similarity: float, kept_meaning: float) -> float:
 def _sentence(text: str) -> str:
     text = text.rstrip()
     return text if text.endswith((".", "!", "?", ":", '"', "”")) else text + "."
-
-
-def answer_to_dict(answer: Answer) -> dict[str, object]:
-    """The `/ask` response object of DESIGN.md."""
-    return {
-        "question": answer.question,
-        "answer": answer.answer,
-        "answered": answer.answered,
-        "citations": [c.__dict__.copy() for c in answer.citations],
-        "took_ms": answer.took_ms,
-    }

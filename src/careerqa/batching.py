@@ -24,7 +24,10 @@ _Item = tuple[list[str], "Future[np.ndarray]"]
 
 
 class BatchingEmbedder:
-    """Wraps an embedder; `embed` may be called from many threads at once."""
+    """Wraps an embedder; `embed` may be called from many threads at once.
+
+    An Embedder like any other, plus `embed_async`, which the assistant awaits.
+    """
 
     def __init__(self, inner: Embedder, *, max_batch: int = 32, max_wait: float = 0.002):
         self.inner = inner
@@ -32,9 +35,22 @@ class BatchingEmbedder:
         self.max_batch = max_batch
         self.max_wait = max_wait
         self.batches = 0  # model calls made, for tests and benchmarks
-        self.closed = False
+        self.closed = True
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="embed-batcher", daemon=True)
+        self._thread: threading.Thread | None = None
+        self.start()
+
+    def start(self) -> None:
+        """Start the worker; after `close`, start a new one (an app started again)."""
+        if not self.closed:
+            return
+        self._queue = queue.SimpleQueue()
+        # The worker gets its own queue: one still finishing after `close` never
+        # takes questions meant for its successor.
+        self._thread = threading.Thread(
+            target=self._run, args=(self._queue,), name="embed-batcher", daemon=True
+        )
+        self.closed = False
         self._thread.start()
 
     @property
@@ -65,16 +81,20 @@ class BatchingEmbedder:
         return await asyncio.wrap_future(self._submit(texts))
 
     def close(self) -> None:
+        """Stop the worker once the questions already queued are answered."""
+        if self.closed:
+            return
         self.closed = True
         self._queue.put(None)
-        self._thread.join(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
-    def _collect(self, first: _Item) -> list[_Item]:
+    def _collect(self, jobs: queue.SimpleQueue[_Item | None], first: _Item) -> list[_Item]:
         batch, size = [first], len(first[0])
         deadline: float | None = None
         while size < self.max_batch:
             try:
-                item = self._queue.get_nowait()
+                item = jobs.get_nowait()
             except queue.Empty:
                 if len(batch) == 1:
                     break  # nobody else is asking: answer at once
@@ -84,22 +104,22 @@ class BatchingEmbedder:
                 if remaining <= 0:
                     break
                 try:
-                    item = self._queue.get(timeout=remaining)
+                    item = jobs.get(timeout=remaining)
                 except queue.Empty:
                     break
             if item is None:
-                self._queue.put(None)  # let the run loop see the stop after this batch
+                jobs.put(None)  # let the run loop see the stop after this batch
                 break
             batch.append(item)
             size += len(item[0])
         return batch
 
-    def _run(self) -> None:
+    def _run(self, jobs: queue.SimpleQueue[_Item | None]) -> None:
         while True:
-            first = self._queue.get()
+            first = jobs.get()
             if first is None:
                 return
-            batch = self._collect(first)
+            batch = self._collect(jobs, first)
             texts = [t for item, _ in batch for t in item]
             try:
                 vectors = self.inner.embed(texts)

@@ -175,10 +175,10 @@ def _make_chunk(
 ) -> Chunk:
     start, end = sentences[0][0], sentences[-1][1]
     body = clean.text[start:end]
-    key = f"{clean.doc.doc_id}|{start}|{end}|{settings.max_tokens}|{settings.overlap}|{body}"
+    key = f"{clean.doc_id}|{start}|{end}|{settings.max_tokens}|{settings.overlap}|{body}"
     return Chunk(
         chunk_id=hashlib.sha256(key.encode()).hexdigest()[:16],
-        doc_id=clean.doc.doc_id,
+        doc_id=clean.doc_id,
         heading=heading,
         text=body,
         start=start,

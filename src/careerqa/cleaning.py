@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .corpus import Document
+from typing import Protocol
 
 _MD_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$")
-_LIST_MARKER = re.compile(r"^(?:[-*•·‣◦▪●–]|\d{1,2}[.)])\s+")
+# A list item's marker: a bullet, or a number with "." or ")".
+LIST_MARKER = re.compile(r"^(?:[-*•·‣◦▪●–]|\d{1,2}[.)])\s+")
 _NAVIGATION = re.compile(
     r"^(?:read(?:\s+(?:also|more|next|this))?|also\s+read|see\s+also|related(?:\s+\w+)?|"
     r"popular\s+posts?|recent\s+posts?|recommended(?:\s+\w+)?|you\s+may\s+also\s+like|"
@@ -68,11 +66,21 @@ class Block:
     heading: str | None  # the nearest heading above a paragraph or item
 
 
+class Article(Protocol):
+    """What cleaning reads of a document (corpus.Document has it)."""
+
+    @property
+    def doc_id(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class CleanDocument:
     """A document after cleaning: the text citations point into, and its blocks."""
 
-    doc: Document
+    doc_id: str
     text: str
     blocks: tuple[Block, ...]
 
@@ -114,7 +122,7 @@ def _is_weak(line: str) -> bool:
 
 def is_heading(line: str) -> bool:
     """A short line with no sentence ending and no list marker."""
-    if _LIST_MARKER.match(line) or len(line) > 110:
+    if LIST_MARKER.match(line) or len(line) > 110:
         return False
     words = line.split()
     if line.endswith("?"):
@@ -148,7 +156,7 @@ def _next_nonblank(lines: list[str], i: int, step: int) -> int | None:
     return None
 
 
-def clean(doc: Document) -> CleanDocument:
+def clean(doc: Article) -> CleanDocument:
     """Apply the cleaning rules and build the cleaned text with its blocks."""
     lines = [line.strip() for line in doc.text.split("\n")]
     noise = _drop_noise_runs(lines)
@@ -167,7 +175,7 @@ def clean(doc: Document) -> CleanDocument:
             text = markdown.group(1) if markdown else line.rstrip(":").strip()
             heading = text
         else:
-            kind = "item" if _LIST_MARKER.match(line) else "paragraph"
+            kind = "item" if LIST_MARKER.match(line) else "paragraph"
             text = _INSTRUCTION_PREFIX.sub(r"\1", line, count=1)
         if parts:
             offset += 1  # the "\n" joining blocks
@@ -176,4 +184,4 @@ def clean(doc: Document) -> CleanDocument:
         )
         parts.append(text)
         offset += len(text)
-    return CleanDocument(doc=doc, text="\n".join(parts), blocks=tuple(blocks))
+    return CleanDocument(doc_id=doc.doc_id, text="\n".join(parts), blocks=tuple(blocks))

@@ -6,8 +6,9 @@ import json
 import logging
 import os
 import sys
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +16,10 @@ from . import __version__
 from .embedding import SentenceTransformerEmbedder
 from .errors import CareerQAError
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .assistant import Assistant
+    from .schemas import AskResponse
 
 log = logging.getLogger("careerqa")
 
@@ -39,6 +44,15 @@ def _settings(ctx: click.Context) -> Settings:
 
 def _embedder(settings: Settings) -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder.from_settings(settings)
+
+
+def _assistant(settings: Settings) -> Assistant:
+    """An assistant over the index, brought up to date with the corpus first."""
+    from .assistant import Assistant
+    from .ingest import refresh_index
+
+    embedder = _embedder(settings)
+    return Assistant.from_data(settings, embedder, refresh_index(settings, embedder).data)
 
 
 class _Group(click.Group):
@@ -133,13 +147,13 @@ def ingest(ctx: click.Context, full: bool, wait: float) -> None:
         click.echo(f"index in {settings.index_dir} is up to date")
 
 
-def _print_answer(payload: dict[str, Any]) -> None:
-    click.echo(payload["answer"])
-    if payload["citations"]:
+def _print_answer(response: AskResponse) -> None:
+    click.echo(response.answer)
+    if response.citations:
         click.echo()
-    for c in payload["citations"]:
-        where = f"{c['title']}" + (f" — {c['heading']}" if c["heading"] else "")
-        click.echo(f"[{c['n']}] {where} ({c['source']}, chars {c['start']}-{c['end']})")
+    for c in response.citations:
+        where = c.title + (f" — {c.heading}" if c.heading else "")
+        click.echo(f"[{c.n}] {where} ({c.source}, chars {c.start}-{c.end})")
 
 
 @cli.command()
@@ -158,28 +172,27 @@ def ask(ctx: click.Context, question: str, top_k: int | None, as_json: bool) -> 
     With `-`, each line's answer is written as one JSON object a line, and the
     model is loaded once. The index is built first when there is none.
     """
-    from .answering import answer_to_dict
-    from .assistant import open_assistant
+    from .schemas import AskResponse
 
-    settings = _settings(ctx)
-    assistant = open_assistant(settings, _embedder(settings))
+    assistant = _assistant(_settings(ctx))
     if question != "-":
-        payload = answer_to_dict(assistant.ask(question, top_k))
+        response = AskResponse.from_answer(assistant.ask_sync(question, top_k))
         if as_json:
-            click.echo(json.dumps(payload, ensure_ascii=False))
+            click.echo(response.model_dump_json())
         else:
-            _print_answer(payload)
+            _print_answer(response)
         return
     failures = 0
     for line in sys.stdin:
         if not line.strip():
             continue
         try:
-            result: dict[str, Any] = answer_to_dict(assistant.ask(line, top_k))
+            click.echo(AskResponse.from_answer(assistant.ask_sync(line, top_k)).model_dump_json())
         except CareerQAError as exc:
             failures += 1
-            result = {"question": line.strip(), "error": str(exc)}
-        click.echo(json.dumps(result, ensure_ascii=False))
+            click.echo(
+                json.dumps({"question": line.strip(), "error": str(exc)}, ensure_ascii=False)
+            )
     if failures:
         ctx.exit(1)
 
@@ -195,26 +208,20 @@ def ask(ctx: click.Context, question: str, top_k: int | None, as_json: bool) -> 
 @click.pass_context
 def evaluate(ctx: click.Context, file: Path, top_k: int | None, as_json: bool) -> None:
     """Score answers on a question set (JSON lines with question and answers)."""
-    from .assistant import open_assistant
     from .evaluation import evaluate as run_eval
     from .evaluation import load_questions
 
-    settings = _settings(ctx)
     questions = load_questions(file)
-    assistant = open_assistant(settings, _embedder(settings))
-    metrics, rows = run_eval(questions, lambda q: assistant.ask(q, top_k))
+    assistant = _assistant(_settings(ctx))
+    metrics, rows = run_eval(questions, lambda q: assistant.ask_sync(q, top_k))
     if as_json:
-        click.echo(
-            json.dumps({"metrics": metrics, "questions": rows}, ensure_ascii=False, indent=2)
-        )
+        payload = {"metrics": metrics, "questions": [asdict(r) for r in rows]}
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         return
     for row in rows:
-        if row["in_scope"]:
-            ok = "ok " if row["answer_ok"] else "MISS"
-        else:
-            ok = "ok " if not row["answered"] else "MISS"
-        rank = f"rank={row['first_match_rank']!s:<4}"
-        click.echo(f"{ok} {row['id']:<8} {rank} evidence={row['evidence']:.3f}  {row['question']}")
+        ok = "ok " if row.ok else "MISS"
+        rank = f"rank={row.first_match_rank!s:<4}"
+        click.echo(f"{ok} {row.id:<8} {rank} evidence={row.evidence:.3f}  {row.question}")
     click.echo()
     for name, value in metrics.items():
         click.echo(f"{name:<20} {value:g}")

@@ -1,23 +1,24 @@
-"""Embedders: turn texts into normalized float32 vectors."""
+"""Embedders: turn texts into normalized float32 vectors.
+
+`SentenceTransformerEmbedder` loads its model on first use: on the ONNX backend
+from a one-time export checked against sentence-transformers (`onnx_export`),
+run straight on onnxruntime (`onnx_encoder`) without importing torch; torch is
+the fallback. Loaded models are shared by every embedder of the process.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
 import logging
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from . import onnx_export
 from .errors import ModelError
-from .onnx_encoder import MARKER, DirectOnnxEncoder, session_options
+from .onnx_encoder import MARKER, DirectOnnxEncoder
 from .settings import DEFAULT_MODEL, Settings
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,21 @@ class Embedder(Protocol):
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word pieces each text takes, special tokens included, without truncation."""
         ...
+
+
+async def embed_async(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Await an embedder that can be awaited (the batcher); call any other one directly."""
+    awaitable = getattr(embedder, "embed_async", None)
+    if awaitable is not None:
+        result: np.ndarray = await awaitable(texts)
+        return result
+    return embedder.embed(texts)
+
+
+def clear_model_cache() -> None:
+    """Forget the models loaded in this process; the next embed loads them again."""
+    with _MODELS_LOCK:
+        _MODELS.clear()
 
 
 def resolve_model(model: str) -> str:
@@ -107,6 +123,12 @@ class SentenceTransformerEmbedder:
             self._model = self._sentence_transformer(str(self._export_dir()), "onnx")
         return self._model
 
+    def _sentence_transformer(self, path: str, backend: str) -> Any:
+        return onnx_export.sentence_transformer(path, self.device, backend)
+
+    def _export_dir(self) -> Path:
+        return onnx_export.export_dir(Path(resolve_model(self.name)), self.cache_dir)
+
     def _load(self) -> tuple[Any, DirectOnnxEncoder | None]:
         target = resolve_model(self.name)
         if self.name == DEFAULT_MODEL or Path(target).exists():
@@ -128,18 +150,6 @@ class SentenceTransformerEmbedder:
                 "set CAREERQA_MODEL to a sentence-transformers model name or local path"
             ) from exc
 
-    def _sentence_transformer(self, path: str, backend: str) -> Any:
-        from sentence_transformers import SentenceTransformer
-
-        if backend == "onnx":
-            return SentenceTransformer(
-                path,
-                device=self.device,
-                backend="onnx",
-                model_kwargs={"session_options": session_options()},
-            )
-        return SentenceTransformer(path, device=self.device)
-
     @classmethod
     def from_settings(cls, settings: Settings) -> SentenceTransformerEmbedder:
         return cls(
@@ -150,20 +160,14 @@ class SentenceTransformerEmbedder:
             settings.cache_dir,
         )
 
-    def _export_dir(self) -> Path:
-        """Where the model's ONNX export is kept: one folder per model and exporter version."""
-        folder = Path(resolve_model(self.name)).resolve()
-        exporter = importlib.metadata.version("sentence-transformers")
-        key = hashlib.sha256(f"{folder}|{exporter}".encode()).hexdigest()[:16]
-        return self.cache_dir / "onnx" / key
-
     def _load_onnx(self) -> tuple[Any, DirectOnnxEncoder | None]:
         """The model on onnxruntime: exported once, checked once, then loaded without torch."""
         exported = self._export_dir()
+        folder = Path(resolve_model(self.name))
         if not (exported / MARKER).exists():
             # Export and check in a child process: torch and the export's memory
             # (RSS 890 MB here) go with it, and this process starts light the first time too.
-            self._prepare_in_child()
+            onnx_export.prepare_in_child(folder, self.cache_dir, self.device)
         if DirectOnnxEncoder.declined(exported):
             # Checked before and not the same vectors: sentence-transformers, no second check.
             return self._sentence_transformer(str(exported), "onnx"), None
@@ -172,58 +176,7 @@ class SentenceTransformerEmbedder:
             return None, direct
         # A damaged cache, or the child failed: do it here, where any error is
         # reported as it happens.
-        return self.prepare_onnx()
-
-    def prepare_onnx(self) -> tuple[Any, DirectOnnxEncoder | None]:
-        """Export the model to ONNX if not done; check its direct encoder and save it.
-
-        Returns (None, encoder) when it passed, else (the SentenceTransformer, None).
-        """
-        exported = self._export_dir()
-        if not (exported / "onnx" / "model.onnx").is_file():
-            self._export(Path(resolve_model(self.name)), exported)
-        model = self._sentence_transformer(str(exported), "onnx")
-        direct = DirectOnnxEncoder.attach(model)
-        if direct is None:
-            DirectOnnxEncoder.decline(exported)  # later starts skip the check
-            return model, None
-        direct.save(exported)
-        # The encoder keeps the session; the rest of the checking model can go.
-        return None, direct
-
-    def _prepare_in_child(self) -> None:
-        log.info("preparing %s for onnxruntime (once; a separate process)", self.name)
-        script = (
-            "import sys\n"
-            "from pathlib import Path\n"
-            "from careerqa.embedding import SentenceTransformerEmbedder as E\n"
-            "E(sys.argv[1], sys.argv[2], backend='onnx', cache_dir=Path(sys.argv[3]))"
-            ".prepare_onnx()\n"
-        )
-        args = [sys.executable, "-c", script, self.name, self.device, str(self.cache_dir)]
-        try:
-            done = subprocess.run(args, capture_output=True, text=True, timeout=900, check=False)
-        except subprocess.TimeoutExpired:
-            log.warning("preparing the ONNX model took over 15 minutes; trying in this process")
-            return
-        if done.returncode != 0:
-            tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
-            log.warning("preparing the ONNX model failed (%s); trying in this process", tail[0])
-
-    def _export(self, folder: Path, exported: Path) -> None:
-        exported.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=exported.parent))
-        try:
-            shutil.copytree(folder, tmp, dirs_exist_ok=True)
-            log.info("exporting %s to ONNX (once) in %s", self.name, exported)
-            self._sentence_transformer(str(tmp), "onnx").save_pretrained(str(tmp))
-            if exported.exists():
-                shutil.rmtree(tmp)  # another process exported it meanwhile
-            else:
-                tmp.rename(exported)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+        return onnx_export.prepare(folder, self.cache_dir, self.device)
 
     @property
     def dimension(self) -> int:

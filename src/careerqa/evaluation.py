@@ -1,4 +1,4 @@
-"""Scoring the assistant on a question set (the metrics of shared/eval/README.md)."""
+"""Scoring the assistant on a question set (metrics: docs/architecture.md, Evaluation)."""
 
 from __future__ import annotations
 
@@ -52,56 +52,73 @@ def load_questions(path: Path) -> list[EvalQuestion]:
     return out
 
 
-def evaluate(
-    questions: list[EvalQuestion], ask: Callable[[str], Answer]
-) -> tuple[dict[str, float], list[dict[str, object]]]:
-    """(metrics, one row per question) for a question set."""
-    rows = []
-    for q in questions:
-        answer = ask(q.question)
-        texts = [c.text for c in answer.citations]
-        first = next((i for i, t in enumerate(texts[:10], 1) if matches(t, q.answers)), None)
-        cited = {int(n) for n in _MARKER.findall(answer.answer)}
-        rows.append(
-            {
-                "id": q.id,
-                "question": q.question,
-                "in_scope": bool(q.answers),
-                "answered": answer.answered,
-                "evidence": answer.evidence,
-                "first_match_rank": first,
-                "answer_ok": answer.answered and matches(answer.answer, q.answers),
-                "citation_ok": any(
-                    matches(c.text, q.answers) for c in answer.citations if c.n in cited
-                ),
-                "answer": answer.answer,
-            }
-        )
-    scoped = [r for r in rows if r["in_scope"]]
-    unscoped = [r for r in rows if not r["in_scope"]]
-    answered = [r for r in scoped if r["answered"]]
+@dataclass(frozen=True)
+class EvalRow:
+    """How one question fared."""
 
-    def share(items: list[dict[str, object]], key: Callable[[dict[str, object]], bool]) -> float:
+    id: str
+    question: str
+    in_scope: bool  # the set gives strings a correct answer contains
+    answered: bool
+    evidence: float
+    first_match_rank: int | None  # first citation (of 10) holding an expected string
+    answer_ok: bool
+    citation_ok: bool  # a passage cited by an [n] marker holds an expected string
+    answer: str
+
+    @property
+    def ok(self) -> bool:
+        """Answered correctly, or declined when out of scope."""
+        return self.answer_ok if self.in_scope else not self.answered
+
+
+def score_answer(q: EvalQuestion, answer: Answer) -> EvalRow:
+    """The row for one question and the answer it got."""
+    texts = [c.text for c in answer.citations]
+    first = next((i for i, t in enumerate(texts[:10], 1) if matches(t, q.answers)), None)
+    cited = {int(n) for n in _MARKER.findall(answer.answer)}
+    return EvalRow(
+        id=q.id,
+        question=q.question,
+        in_scope=bool(q.answers),
+        answered=answer.answered,
+        evidence=answer.evidence,
+        first_match_rank=first,
+        answer_ok=answer.answered and matches(answer.answer, q.answers),
+        citation_ok=any(matches(c.text, q.answers) for c in answer.citations if c.n in cited),
+        answer=answer.answer,
+    )
+
+
+def metrics(rows: list[EvalRow]) -> dict[str, float]:
+    """The metrics of a question set over its rows (see docs/architecture.md, Evaluation)."""
+    scoped = [r for r in rows if r.in_scope]
+    unscoped = [r for r in rows if not r.in_scope]
+    answered = [r for r in scoped if r.answered]
+
+    def share(items: list[EvalRow], key: Callable[[EvalRow], bool]) -> float:
         return round(sum(1 for r in items if key(r)) / len(items), 4) if items else 0.0
 
-    def hit(k: int) -> Callable[[dict[str, object]], bool]:
-        return lambda r: r["first_match_rank"] is not None and int(r["first_match_rank"]) <= k  # type: ignore[call-overload]
+    def hit(k: int) -> Callable[[EvalRow], bool]:
+        return lambda r: r.first_match_rank is not None and r.first_match_rank <= k
 
-    metrics = {
+    ranks = [1 / r.first_match_rank for r in scoped if r.first_match_rank]
+    return {
         "questions": float(len(rows)),
         "hit@1": share(scoped, hit(1)),
         "hit@3": share(scoped, hit(3)),
         "hit@5": share(scoped, hit(5)),
-        "mrr@10": round(
-            sum(1 / int(r["first_match_rank"]) for r in scoped if r["first_match_rank"])  # type: ignore[call-overload]
-            / len(scoped),
-            4,
-        )
-        if scoped
-        else 0.0,
-        "answer_accuracy": share(scoped, lambda r: bool(r["answer_ok"])),
-        "citation_accuracy": share(answered, lambda r: bool(r["citation_ok"])),
-        "abstain_accuracy": share(unscoped, lambda r: not r["answered"]),
-        "false_abstain_rate": share(scoped, lambda r: not r["answered"]),
+        "mrr@10": round(sum(ranks) / len(scoped), 4) if scoped else 0.0,
+        "answer_accuracy": share(scoped, lambda r: r.answer_ok),
+        "citation_accuracy": share(answered, lambda r: r.citation_ok),
+        "abstain_accuracy": share(unscoped, lambda r: not r.answered),
+        "false_abstain_rate": share(scoped, lambda r: not r.answered),
     }
-    return metrics, rows
+
+
+def evaluate(
+    questions: list[EvalQuestion], ask: Callable[[str], Answer]
+) -> tuple[dict[str, float], list[EvalRow]]:
+    """(metrics, one row per question) for a question set."""
+    rows = [score_answer(q, ask(q.question)) for q in questions]
+    return metrics(rows), rows

@@ -1,4 +1,9 @@
-"""Ingesting the corpus: clean, chunk, embed what changed, and switch the index."""
+"""Ingesting the corpus: clean, chunk, embed what changed, and switch the index.
+
+`refresh_index` is what the CLI and the server call to get an index to serve:
+an incremental ingest (no model load when nothing changed), or the last good
+build when the rebuild fails.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +19,13 @@ from .chunking import ChunkSettings, chunk_document
 from .cleaning import clean
 from .corpus import Document, load_corpus
 from .embedding import Embedder
-from .errors import CareerQAError, CorpusError, IndexMissingError
+from .errors import CareerQAError, CorpusError, IndexMismatchError, IndexMissingError, ModelError
 from .index import VectorIndex
+from .manifest import Manifest, compatibility_key
 from .settings import Settings
-from .store import IndexData, Manifest, StoredChunk, StoredDocument
+from .store import IndexData, StoredChunk, StoredDocument
 
 log = logging.getLogger(__name__)
-
-# Bump when cleaning or chunking rules change: stored chunks of unchanged files are then stale.
-PIPELINE_VERSION = 1
 
 
 @dataclass
@@ -60,30 +63,19 @@ class IngestReport:
         return line
 
 
-def settings_key(settings: Settings) -> dict[str, object]:
-    """The settings that decide what the stored chunks and vectors are."""
-    return {
-        "model": settings.model,
-        "chunk_tokens": settings.chunk_tokens,
-        "chunk_overlap": settings.chunk_overlap,
-        "pipeline": PIPELINE_VERSION,
-    }
-
-
 def _previous(settings: Settings, full: bool) -> tuple[IndexData | None, str]:
     """The live index to reuse vectors from, or None with the reason for a full build."""
     if full:
         return None, "--full asked"
     try:
-        old = store.load(settings.index_dir)
+        return store.load(settings.index_dir, expect=compatibility_key(settings)), ""
     except IndexMissingError:
         return None, "no index yet"
+    except IndexMismatchError:
+        return None, "model or chunking settings changed"
     except CareerQAError as exc:
         log.warning("previous index unusable, rebuilding from the corpus: %s", exc)
         return None, f"previous index unusable ({exc})"
-    if old.manifest.settings_key != settings_key(settings):
-        return None, "model or chunking settings changed"
-    return old, ""
 
 
 def ingest(
@@ -105,6 +97,36 @@ def ingest(
     report.seconds = time.perf_counter() - started
     log.info("ingest: %s", report.summary())
     return report
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """The index to serve, and why it is not a fresh build (None when it is)."""
+
+    data: IndexData
+    report: IngestReport | None
+    error: CareerQAError | None = None
+
+
+def refresh_index(settings: Settings, embedder: Embedder, *, full: bool = False) -> Refreshed:
+    """Bring the index up to date and return it; else serve the last good build.
+
+    When the rebuild fails but a build made with these settings exists, that build
+    is returned with the error; with none, the error is raised.
+    """
+    try:
+        report = ingest(settings, embedder, full=full)
+    except CareerQAError as exc:
+        if store.current_build_id(settings.index_dir) is None:
+            raise
+        log.warning("could not refresh the index, using the existing one: %s", exc)
+        return Refreshed(
+            store.load(settings.index_dir, expect=compatibility_key(settings)), None, exc
+        )
+    if report.did_change:
+        log.info("index refreshed: %s", report.summary())
+    assert report.data is not None  # every ingest that returns hands over the live index
+    return Refreshed(report.data, report)
 
 
 def _ingest_locked(
@@ -154,6 +176,12 @@ def _embed_documents(
     """Clean, chunk and embed new or changed documents (rows are relative to each document)."""
     if not docs:
         return {}  # only removals: the model is not needed
+    if settings.chunk_tokens > embedder.max_tokens:
+        raise ModelError(
+            f"chunk_tokens is {settings.chunk_tokens} but the model {embedder.name!r} reads "
+            f"{embedder.max_tokens} word pieces; longer chunks would be cut — set "
+            f"CAREERQA_CHUNK_TOKENS to {embedder.max_tokens} or less"
+        )
     chunk_settings = ChunkSettings(settings.chunk_tokens, settings.chunk_overlap)
     prepared = []
     texts: list[str] = []
@@ -240,7 +268,7 @@ def _assemble(
     manifest = Manifest(
         model=settings.model,
         dimension=dimension,
-        settings_key=settings_key(settings),
+        settings_key=compatibility_key(settings),
         documents={d.doc_id: d.content_hash for d in docs},
         package_version=__version__,
     )

@@ -1,4 +1,8 @@
-"""Typed request and response models of the HTTP API (the `/ask` contract of DESIGN.md)."""
+"""Typed request and response models of the HTTP API (the `/ask` contract, docs/architecture.md).
+
+These models are the contract: the routes return them, `careerqa ask --json`
+prints `AskResponse`, and the OpenAPI description is generated from them.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .assistant import BLANKS, MAX_QUESTION_CHARS, validate_question
+from .answering import Answer, Citation
 from .errors import QuestionError
+from .ingest import IngestReport
+from .query import BLANKS, MAX_QUESTION_CHARS, validate_question
 
 MAX_HISTORY_TURNS = 20
 MAX_TURN_CHARS = 4000
@@ -86,23 +92,6 @@ class AskRequest(BaseModel):
             raise ValueError(str(exc)) from None
 
 
-class CitationOut(BaseModel):
-    """A retrieved passage; `n` is the number `[n]` markers in the answer use."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE_CITATION]})
-
-    n: int
-    doc_id: str
-    title: str
-    source: str = Field(description="Path of the article, relative to the corpus folder.")
-    heading: str | None
-    text: str
-    start: int = Field(description="Offset of the passage in the cleaned article text.")
-    end: int
-    score: float = Field(description="Reciprocal-rank-fusion score.")
-    url: str = Field(description="The source view with this passage highlighted.")
-
-
 class AskResponse(BaseModel):
     """A short answer whose every sentence cites a passage, or a plain refusal."""
 
@@ -125,8 +114,18 @@ class AskResponse(BaseModel):
     question: str
     answer: str
     answered: bool = Field(description="False when the articles don't cover the question.")
-    citations: list[CitationOut] = Field(description="Retrieved passages, best first.")
+    citations: list[Citation] = Field(description="Retrieved passages, best first.")
     took_ms: float
+
+    @classmethod
+    def from_answer(cls, answer: Answer) -> AskResponse:
+        return cls(
+            question=answer.question,
+            answer=answer.answer,
+            answered=answer.answered,
+            citations=answer.citations,
+            took_ms=answer.took_ms,
+        )
 
 
 class ErrorOut(BaseModel):
@@ -162,3 +161,16 @@ class ReindexOut(BaseModel):
     chunks_embedded: int
     build_id: str | None
     seconds: float
+
+    @classmethod
+    def from_report(cls, report: IngestReport) -> ReindexOut:
+        return cls(
+            added=report.added,
+            changed=report.changed,
+            removed=report.removed,
+            unchanged=report.unchanged,
+            skipped=[list(s) for s in report.skipped],
+            chunks_embedded=report.chunks_embedded,
+            build_id=report.build_id,
+            seconds=round(report.seconds, 3),
+        )

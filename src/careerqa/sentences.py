@@ -10,10 +10,10 @@ import re
 
 import numpy as np
 
+from .cleaning import LIST_MARKER
 from .lexical import terms
 from .store import IndexData
 
-_MARKER = re.compile(r"^(?:[-*•·‣◦▪●–]|\d{1,2}[.)])\s+")
 _ANAPHOR = re.compile(r"^(?:this|these|those|they|their|such|it|its|that|he|she)\b", re.I)
 
 
@@ -32,7 +32,7 @@ class SentenceTable:
                 row = lo + k
                 if self.texts[row]:
                     continue  # shared with the neighbouring chunk
-                text = _MARKER.sub("", doc.text[a:b]).strip()
+                text = LIST_MARKER.sub("", doc.text[a:b]).strip()
                 self.texts[row] = text
                 self.terms[row] = frozenset(terms(text))
                 self.refers_back[row] = bool(_ANAPHOR.match(text))

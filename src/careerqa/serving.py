@@ -11,7 +11,8 @@ from .assistant import Assistant
 from .batching import BatchingEmbedder
 from .embedding import Embedder
 from .errors import CareerQAError
-from .ingest import IngestReport, ingest
+from .ingest import IngestReport, ingest, refresh_index
+from .manifest import compatibility_key
 from .settings import Settings
 from .store import IndexData
 
@@ -44,7 +45,8 @@ class IndexHolder:
     def __init__(self, settings: Settings, embedder: Embedder):
         self.settings = settings
         self.embedder = embedder  # ingest: large batches, straight to the model
-        self.questions = self._batcher()  # requests: batched together
+        # Questions: batched together across requests; the assistants' embedder.
+        self.batcher = BatchingEmbedder(embedder, max_batch=settings.question_batch)
         self.assistant: Assistant | None = None
         self.last_error: str | None = None
         self._reload_lock = threading.Lock()
@@ -53,25 +55,22 @@ class IndexHolder:
 
     def startup(self) -> None:
         """Bring the index up to date with the corpus (where possible) and load it."""
-        if self.questions.closed:  # the app is being started again after a shutdown
-            self.questions = self._batcher()
-            if self.assistant is not None:
-                data = self.assistant.data
-                self.assistant = Assistant.from_data(self.settings, self.questions, data)
+        self.batcher.start()  # again, when the app is started after a shutdown
         self._stop = threading.Event()
         self._threads = []
         try:
-            self.rebuild()
-        except CareerQAError as exc:  # rebuild() has recorded it in last_error
+            refreshed = refresh_index(self.settings, self.embedder)
+        except CareerQAError as exc:
+            self.last_error = f"rebuild failed: {exc}"
             log.error("could not build the index: %s", exc)
-            self.refresh()  # serve the last good build, if there is one
-        if self.assistant is not None:
-            # Load the model, and size its memory for a full batch of question-length
-            # texts now rather than during the first burst of questions.
-            self.embedder.embed([_WARM_UP] * self.settings.question_batch)
-
-    def _batcher(self) -> BatchingEmbedder:
-        return BatchingEmbedder(self.embedder, max_batch=self.settings.question_batch)
+            return
+        if refreshed.error is not None:
+            self.last_error = f"rebuild failed: {refreshed.error}"
+        if not self.refresh(refreshed.data):
+            return
+        # Load the model, and size its memory for a full batch of question-length
+        # texts now rather than during the first burst of questions.
+        self.embedder.embed([_WARM_UP] * self.settings.question_batch)
 
     def refresh(self, data: IndexData | None = None) -> bool:
         """Serve the live build if it is not the one being served. True if it swapped.
@@ -85,11 +84,11 @@ class IndexHolder:
             if build_id is None or (self.assistant and self.assistant.build_id == build_id):
                 return False
             try:
-                fresh = (
-                    Assistant.from_data(self.settings, self.questions, data)
-                    if data
-                    else Assistant.load(self.settings, self.questions)
-                )
+                if data is None:
+                    data = store.load(
+                        self.settings.index_dir, expect=compatibility_key(self.settings)
+                    )
+                fresh = Assistant.from_data(self.settings, self.batcher, data)
             except CareerQAError as exc:
                 self.last_error = f"could not load build {build_id}: {exc}"
                 log.error("%s; still serving the previous index", self.last_error)
@@ -120,7 +119,7 @@ class IndexHolder:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=5)
-        self.questions.close()
+        self.batcher.close()
 
     def _spawn(self, name: str, target: object) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]

@@ -22,7 +22,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,11 +31,10 @@ from .chunking import Chunk
 from .cleaning import Block
 from .errors import IndexBusyError, IndexCorruptError, IndexMissingError, IndexWriteError
 from .index import VectorIndex
+from .manifest import Manifest, check_compatible, read_manifest
 
 log = logging.getLogger(__name__)
 
-# 2: the sentence index is stored too (an IVF one is trained once, at ingest, not per load).
-FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 LOCK = ".lock"
 _FILES = (
@@ -69,22 +68,6 @@ class StoredChunk:
 
     chunk: Chunk
     sentence_rows: tuple[int, int]
-
-
-@dataclass
-class Manifest:
-    """What a build was made from; checked on load and by incremental rebuilds."""
-
-    model: str
-    dimension: int
-    settings_key: dict[str, object]
-    documents: dict[str, str]  # doc_id -> content hash
-    package_version: str
-    built_at: str = ""
-    build_id: str = ""
-    format_version: int = FORMAT_VERSION
-    counts: dict[str, int] = field(default_factory=dict)
-    checksums: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -142,16 +125,6 @@ def current_build_id(index_dir: Path) -> str | None:
         return (index_dir / CURRENT).read_text().strip() or None
     except OSError:
         return None
-
-
-def read_manifest(build: Path) -> Manifest:
-    try:
-        raw = json.loads((build / "manifest.json").read_text())
-        return Manifest(**raw)
-    except FileNotFoundError as exc:
-        raise IndexCorruptError(f"{build} has no manifest.json") from exc
-    except (OSError, ValueError, TypeError) as exc:
-        raise IndexCorruptError(f"{build}/manifest.json is unreadable ({exc})") from exc
 
 
 def save(index_dir: Path, data: IndexData) -> str:
@@ -225,19 +198,20 @@ def _collect_garbage(index_dir: Path, keep: set[str | None]) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def load(index_dir: Path) -> IndexData:
-    """Read the live build, checking it against its manifest."""
+def load(index_dir: Path, expect: dict[str, object] | None = None) -> IndexData:
+    """Read the live build, checking it against its manifest.
+
+    With `expect` (a `manifest.compatibility_key`), a build made with other settings
+    raises IndexMismatchError instead of being served.
+    """
     build = current_build(index_dir)
     if build is None:
         raise IndexMissingError(f"no index in {index_dir} — run `careerqa ingest`")
     if not build.is_dir():
         raise IndexCorruptError(f"{index_dir / CURRENT} names {build.name}, which is missing")
     manifest = read_manifest(build)
-    if manifest.format_version != FORMAT_VERSION:
-        raise IndexCorruptError(
-            f"index format {manifest.format_version} is not {FORMAT_VERSION} — "
-            "run `careerqa ingest --full`"
-        )
+    if expect is not None:
+        check_compatible(manifest, expect, index_dir)
     for name in _FILES:
         path = build / name
         if not path.is_file():
@@ -245,19 +219,7 @@ def load(index_dir: Path) -> IndexData:
         if _sha256(path) != manifest.checksums.get(name):
             raise IndexCorruptError(f"index file {path} does not match its checksum")
     try:
-        docs_raw = json.loads((build / "documents.json").read_text())
-        documents = {}
-        for d in docs_raw:
-            d["blocks"] = [Block(**b) for b in d["blocks"]]
-            d["chunk_rows"] = tuple(d["chunk_rows"])
-            d["sentence_rows"] = tuple(d["sentence_rows"])
-            documents[d["doc_id"]] = StoredDocument(**d)
-        chunks = []
-        for line in (build / "chunks.jsonl").read_text().splitlines():
-            row = json.loads(line)
-            rows = tuple(row.pop("sentence_rows"))
-            row["sentences"] = tuple(tuple(s) for s in row["sentences"])
-            chunks.append(StoredChunk(Chunk(**row), rows))
+        documents, chunks = _read_tables(build)
         vectors = np.load(build / "vectors.npy")
         sentence_vectors = np.load(build / "sentence_vectors.npy")
     except (OSError, ValueError, TypeError, KeyError) as exc:
@@ -273,6 +235,23 @@ def load(index_dir: Path) -> IndexData:
     return IndexData(
         manifest, documents, chunks, vectors, sentence_vectors, vector_index, sentence_index
     )
+
+
+def _read_tables(build: Path) -> tuple[dict[str, StoredDocument], list[StoredChunk]]:
+    """The document and chunk tables of a build (its checksums already verified)."""
+    documents = {}
+    for d in json.loads((build / "documents.json").read_text()):
+        d["blocks"] = [Block(**b) for b in d["blocks"]]
+        d["chunk_rows"] = tuple(d["chunk_rows"])
+        d["sentence_rows"] = tuple(d["sentence_rows"])
+        documents[d["doc_id"]] = StoredDocument(**d)
+    chunks = []
+    for line in (build / "chunks.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        rows = tuple(row.pop("sentence_rows"))
+        row["sentences"] = tuple(tuple(s) for s in row["sentences"])
+        chunks.append(StoredChunk(Chunk(**row), rows))
+    return documents, chunks
 
 
 @contextlib.contextmanager

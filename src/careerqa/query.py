@@ -1,0 +1,101 @@
+"""What a question asks: its validated text, the texts to embed, the vector to search with.
+
+A question becomes a QueryPlan (validated, follow-up context found, the texts to
+embed listed); once those texts are embedded, the plan turns into a Query: the
+search vector (blended with the earlier question for a follow-up), the text for
+lexical search, and how much of the question the corpus' vocabulary keeps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .conversation import Turn, context_question, previous_answer
+from .errors import QuestionError
+from .lexical import LexicalIndex
+
+MAX_QUESTION_CHARS = 1000
+# What str.strip() trims (str.isspace), spelled out so the API schema can say the same.
+BLANKS = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+    "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+# How much the earlier question counts in a follow-up's query vector.
+FOLLOW_UP_CONTEXT_WEIGHT = 0.7
+
+
+def validate_question(question: str) -> str:
+    """The trimmed question, or QuestionError saying what is wrong with it."""
+    if not isinstance(question, str):
+        raise QuestionError("question must be a string")
+    # The limit counts what was sent, as the API schema's maxLength does.
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QuestionError(
+            f"question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}"
+        )
+    trimmed = question.strip(BLANKS)
+    if not trimmed:
+        raise QuestionError("question is empty")
+    if "\x00" in trimmed:
+        raise QuestionError("question contains a NUL character")
+    return trimmed
+
+
+@dataclass(frozen=True)
+class Query:
+    """What retrieval and composing need: the question, its search vector and text."""
+
+    question: str
+    vector: np.ndarray
+    search_text: str  # for lexical search: a follow-up carries its earlier question
+    kept_meaning: float  # cosine of the question with itself minus unknown words (1.0: none)
+    already_said: str  # a follow-up's previous reply, not to be repeated
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """A validated question and the texts to embed for it, in one batch."""
+
+    question: str
+    history: list[Turn]
+    context: str | None  # the earlier question a follow-up refers to
+    reduced: str | None  # the question without words the corpus never uses
+    texts: list[str]
+
+    @classmethod
+    def make(cls, question: str, history: list[Turn], lexical: LexicalIndex) -> QueryPlan:
+        """Validate the question and list what to embed: itself, reduced, its context."""
+        question = validate_question(question)
+        context = context_question(question, history)
+        reduced = lexical.without_unknown_words(question)
+        texts = [question]
+        if reduced is not None:
+            texts.append(reduced)
+        if context:
+            texts.append(context)
+        return cls(question, history, context, reduced, texts)
+
+    def query(self, vectors: np.ndarray) -> Query:
+        """The Query, given the vectors of `texts` in order."""
+        vector = vectors[0]
+        # An empty reduced question (no word the corpus knows) keeps no meaning at all.
+        reduced = vectors[1] if self.reduced else None
+        search_text = self.question
+        if self.context:
+            # The follow-up leads; the earlier question says what it is about.
+            context_vector = FOLLOW_UP_CONTEXT_WEIGHT * vectors[-1]
+            vector = _unit(vector + context_vector)
+            if reduced is not None:
+                reduced = _unit(reduced + context_vector)
+            search_text = f"{self.context} {self.question}"
+        kept_meaning = 1.0 if self.reduced is None else 0.0
+        if reduced is not None:
+            kept_meaning = float(reduced @ vector)
+        already_said = previous_answer(self.history) if self.context else ""
+        return Query(self.question, vector, search_text, kept_meaning, already_said)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / np.linalg.norm(vector)).astype(np.float32)
