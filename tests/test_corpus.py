@@ -45,3 +45,23 @@ def test_front_matter_is_optional():
     assert parse_front_matter("no front matter\n") == ({}, "no front matter\n")
     meta, body = parse_front_matter("---\ntitle: A: B\nurl: 'x'\n---\nbody")
     assert meta == {"title": "A: B", "url": "x"} and body == "body"
+
+
+def test_links_out_of_the_corpus_are_skipped_by_name(corpus_dir, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "more.md").write_text("# Secret notes\n\nNot for the corpus.\n")
+    (corpus_dir / "passwd.txt").symlink_to(secret)
+    (corpus_dir / "notes.md").symlink_to(outside / "more.md")
+    (corpus_dir / "folder").symlink_to(outside, target_is_directory=True)
+    (corpus_dir / "alias.txt").symlink_to(corpus_dir / "skills.txt")  # inside: fine
+    report = load_corpus(corpus_dir)
+    reasons = dict(report.skipped)
+    assert reasons["passwd.txt"] == "a link to a file outside the corpus folder"
+    assert reasons["notes.md"] == "a link to a file outside the corpus folder"
+    assert reasons["folder"] == "a link to a folder (not followed)"
+    texts = " ".join(d.text for d in report.documents)
+    assert "root:x" not in texts and "Secret notes" not in texts
+    assert {"alias", "skills"} <= {d.doc_id for d in report.documents}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,7 +90,11 @@ def read_document(path: Path, source: str, doc_id: str) -> Document:
 
 
 def load_corpus(corpus_dir: Path) -> CorpusReport:
-    """Read every .txt and .md file below corpus_dir; report the ones it skips."""
+    """Read every .txt and .md file below corpus_dir; report the ones it skips.
+
+    A file is read only when its real path (links resolved) is inside the corpus
+    folder: a link to /etc/passwd is reported, never indexed or served.
+    """
     if not corpus_dir.is_dir():
         raise CorpusError(
             f"corpus folder {corpus_dir} does not exist — create it and put .txt or .md "
@@ -97,24 +102,55 @@ def load_corpus(corpus_dir: Path) -> CorpusReport:
         )
     report = CorpusReport()
     used_ids: set[str] = set()
-    for path in sorted(p for p in corpus_dir.rglob("*") if p.is_file()):
-        source = path.relative_to(corpus_dir).as_posix()
-        if any(part.startswith(".") for part in path.relative_to(corpus_dir).parts):
-            continue  # hidden files: .gitkeep, editor swap files
-        if path.suffix.lower() not in SUFFIXES:
-            report.skipped.append((source, "not a .txt or .md file"))
-            log.warning("skipped %s: not a .txt or .md file", source)
-            continue
+    for _, source, real in _corpus_files(corpus_dir, report):
         doc_id = slugify(source.rsplit(".", 1)[0])
         if doc_id in used_ids:
             doc_id = slugify(source)
         try:
-            doc = read_document(path, source, doc_id)
+            doc = read_document(real, source, doc_id)
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            report.skipped.append((source, reason))
-            log.warning("skipped %s: %s", source, reason)
+            _skip(report, source, reason)
             continue
         used_ids.add(doc_id)
         report.documents.append(doc)
     return report
+
+
+def _corpus_files(corpus_dir: Path, report: CorpusReport) -> list[tuple[Path, str, Path]]:
+    """(path, corpus-relative source, real path) of each article file, sorted by path.
+
+    Links to folders are not followed; links to files count only when they resolve
+    inside the corpus. Hidden files (.gitkeep, editor swap files) are passed over.
+    """
+    root = corpus_dir.resolve()
+    found = []
+    for folder, dirs, names in os.walk(corpus_dir):
+        here = Path(folder)
+        for name in sorted(dirs):
+            if (here / name).is_symlink() and not name.startswith("."):
+                _skip(report, (here / name).relative_to(corpus_dir).as_posix(), _LINKED_FOLDER)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (here / d).is_symlink())
+        for name in names:
+            path = here / name
+            source = path.relative_to(corpus_dir).as_posix()
+            if name.startswith("."):
+                continue
+            real = path.resolve()
+            if not real.is_relative_to(root):
+                _skip(report, source, "a link to a file outside the corpus folder")
+            elif not real.is_file():
+                _skip(report, source, "not a regular file")
+            elif path.suffix.lower() not in SUFFIXES:
+                _skip(report, source, "not a .txt or .md file")
+            else:
+                found.append((path, source, real))
+    return sorted(found)
+
+
+_LINKED_FOLDER = "a link to a folder (not followed)"
+
+
+def _skip(report: CorpusReport, source: str, reason: str) -> None:
+    report.skipped.append((source, reason))
+    log.warning("skipped %s: %s", source, reason)

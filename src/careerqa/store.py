@@ -18,6 +18,7 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
@@ -106,25 +107,36 @@ def _write(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
+_BUILD_NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,99}")
+
+
 def current_build(index_dir: Path) -> Path | None:
-    """The live build folder, or None when nothing was ever built."""
+    """The live build folder, or None when nothing was ever built.
+
+    IndexCorruptError when CURRENT cannot be read or does not name a build.
+    """
     try:
-        name = (index_dir / CURRENT).read_text().strip()
+        raw = (index_dir / CURRENT).read_bytes()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise IndexCorruptError(f"cannot read {index_dir / CURRENT}: {exc}") from exc
-    if not name or "/" in name or name.startswith("."):
-        raise IndexCorruptError(f"{index_dir / CURRENT} names no build")
+    try:
+        name = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        name = ""
+    if not _BUILD_NAME.fullmatch(name):
+        raise IndexCorruptError(f"{index_dir / CURRENT} names no build — run `careerqa ingest`")
     return index_dir / name
 
 
 def current_build_id(index_dir: Path) -> str | None:
-    """Name of the live build, cheap enough to poll."""
+    """Name of the live build, cheap enough to poll; None when there is none or it is garbage."""
     try:
-        return (index_dir / CURRENT).read_text().strip() or None
-    except OSError:
+        build = current_build(index_dir)
+    except IndexCorruptError:
         return None
+    return build.name if build else None
 
 
 def save(index_dir: Path, data: IndexData) -> str:
