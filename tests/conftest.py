@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -20,7 +21,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 DATA = Path(__file__).parent / "data"
-# The fields of a citation in the /ask response (DESIGN.md).
+# The fields of a citation in the /ask response (docs/architecture.md, the /ask contract).
 CITATION_FIELDS = {
     "n",
     "doc_id",
@@ -68,6 +69,16 @@ def start_cli(settings: Settings, *args: str, **env: str) -> subprocess.Popen[by
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+@contextlib.contextmanager
+def started(app, **client_options):
+    """A TestClient whose app has finished start-up's background rebuild."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, **client_options) as client:
+        assert app.state.holder.wait_started(60), "start-up rebuild did not finish in 60 s"
+        yield client
 
 
 class FakeEmbedder:
@@ -126,18 +137,27 @@ class LiveServer:
     """A real uvicorn server on 127.0.0.1 in a thread, for HTTP and browser tests."""
 
     def __init__(self, app) -> None:
-        import socket
         import threading
 
         import uvicorn
 
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        from careerqa.server import bind, configure
+
+        sock = bind("127.0.0.1", 0)
+        self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        # The server careerqa serve runs: bounded protocol, limits from the app's settings.
+        settings = app.state.settings
+        config = configure(
+            app,
+            max_connections=settings.max_connections,
+            request_timeout=settings.request_timeout,
+            log_level="warning",
+        )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [sock]}, daemon=True
+        )
 
     def __enter__(self) -> LiveServer:
         import time

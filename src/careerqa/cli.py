@@ -190,9 +190,8 @@ def ask(ctx: click.Context, question: str, top_k: int | None, as_json: bool) -> 
             click.echo(AskResponse.from_answer(assistant.ask_sync(line, top_k)).model_dump_json())
         except CareerQAError as exc:
             failures += 1
-            click.echo(
-                json.dumps({"question": line.strip(), "error": str(exc)}, ensure_ascii=False)
-            )
+            error = {"question": line.strip(), "error": str(exc)}
+            click.echo(json.dumps(error, ensure_ascii=False, separators=(",", ":")))
     if failures:
         ctx.exit(1)
 
@@ -239,15 +238,16 @@ def serve(ctx: click.Context, host: str, port: int, watch: bool) -> None:
     made by `careerqa ingest`, POST /reindex (bearer token from
     CAREERQA_ADMIN_TOKEN) or --watch, without failing requests in flight.
     """
-    import uvicorn
-
     from .app import create_app
+    from .server import bind
+    from .server import serve as run_server
 
     settings = _settings(ctx)
     logging.getLogger("careerqa").setLevel(min(logging.getLogger().level, logging.INFO))
+    sock = bind(host, port)  # a busy port is one line, before anything else starts
     app = create_app(settings, watch=watch)
     click.echo(f"careerqa: serving on http://{host}:{port}/ (API docs at /docs)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    run_server(app, sock, settings)
 
 
 def main() -> None:

@@ -33,5 +33,9 @@ class ModelError(CareerQAError):
     """The embedding model could not be loaded."""
 
 
+class ServerError(CareerQAError):
+    """The server cannot start: its address is taken or cannot be used."""
+
+
 class QuestionError(CareerQAError):
     """A question is empty, too long or otherwise unusable."""

@@ -52,4 +52,14 @@ class Settings(BaseSettings):
     )
     max_answer_sentences: int = Field(3, ge=1, le=4, description="Sentences in an answer.")
 
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        description="Most open connections the server keeps; more are refused with 503 "
+        "(lowered to fit the process' file descriptor limit).",
+    )
+    request_timeout: float = Field(
+        20.0, gt=0, description="Seconds a request's headers and body may take to arrive."
+    )
+
     admin_token: str | None = Field(None, description="Bearer token for POST /reindex.")
