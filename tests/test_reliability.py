@@ -10,15 +10,15 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from fastapi.testclient import TestClient
 
 from careerqa import store
 from careerqa.app import create_app
 from careerqa.cli import cli
 from careerqa.errors import IndexBusyError, IndexCorruptError
 from careerqa.ingest import ingest
+from careerqa.security import MAX_BODY_BYTES
 
-from .conftest import LiveServer, run_cli, start_cli
+from .conftest import LiveServer, run_cli, start_cli, started
 
 # --- input ----------------------------------------------------------------------
 
@@ -26,7 +26,7 @@ from .conftest import LiveServer, run_cli, start_cli
 @pytest.fixture
 def client(settings, fake):
     settings = settings.model_copy(update={"abstain_threshold": -1.0, "admin_token": "t0k-Secret"})
-    with TestClient(create_app(settings, fake), raise_server_exceptions=False) as c:
+    with started(create_app(settings, fake), raise_server_exceptions=False) as c:
         yield c
 
 
@@ -57,9 +57,12 @@ def test_malformed_requests_get_4xx_naming_the_problem(client, body, status, nee
 
 def test_oversized_body_is_413_by_content_length(client):
     r = client.post(
-        "/ask", content=b"x" * (70 * 1024), headers={"content-type": "application/json"}
+        "/ask", content=b"x" * (MAX_BODY_BYTES + 1), headers={"content-type": "application/json"}
     )
     assert r.status_code == 413
+    assert r.json() == {"detail": f"request body is larger than {MAX_BODY_BYTES // 1024} KiB"}
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
 
 
 def test_oversized_streamed_body_is_413_without_reading_it_whole(settings, fake):
@@ -75,7 +78,7 @@ def test_oversized_streamed_body_is_413_without_reading_it_whole(settings, fake)
             b"Transfer-Encoding: chunked\r\n\r\n"
         )
         chunk = b"x" * 8192
-        for _ in range(10):  # 80 KiB, and the body is never finished
+        for _ in range(MAX_BODY_BYTES // len(chunk) + 2):  # past the limit, never finished
             sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         reply = sock.recv(4096)  # a server that waited for the whole body would time out here
     assert reply.startswith(b"HTTP/1.1 413")
@@ -212,7 +215,7 @@ def test_damaged_index_is_detected_and_rebuilt(settings, fake, damage):
 def test_server_starts_on_a_damaged_index_by_rebuilding_it(settings, fake):
     ingest(settings, fake)
     (store.current_build(settings.index_dir) / "vectors.npy").write_bytes(b"\x00" * 64)
-    with TestClient(create_app(settings, fake)) as c:
+    with started(create_app(settings, fake)) as c:
         assert c.get("/readyz").json()["ready"]
         assert c.post("/ask", json={"question": "junior pay"}).status_code == 200
 
@@ -287,7 +290,7 @@ def test_failed_background_rebuild_keeps_serving_and_readyz_says_so(settings, fa
     import shutil
 
     settings = settings.model_copy(update={"admin_token": "tok", "abstain_threshold": -1.0})
-    with TestClient(create_app(settings, fake)) as c:
+    with started(create_app(settings, fake)) as c:
         before = c.get("/readyz").json()
         shutil.rmtree(corpus_dir)
         r = c.post("/reindex", headers={"Authorization": "Bearer tok"})

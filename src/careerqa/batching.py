@@ -38,6 +38,9 @@ class BatchingEmbedder:
         self.closed = True
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        # Submitting and closing each check `closed` and queue as one step, so no
+        # question can land behind the stop marker and wait forever.
+        self._lock = threading.Lock()
         self.start()
 
     def start(self) -> None:
@@ -70,10 +73,11 @@ class BatchingEmbedder:
         return self._submit(texts).result()
 
     def _submit(self, texts: list[str]) -> Future[np.ndarray]:
-        if self.closed:
-            raise RuntimeError("the embedding batcher is closed")
         future: Future[np.ndarray] = Future()
-        self._queue.put((texts, future))
+        with self._lock:
+            if self.closed:
+                raise RuntimeError("the embedding batcher is closed")
+            self._queue.put((texts, future))
         return future
 
     async def embed_async(self, texts: list[str]) -> np.ndarray:
@@ -82,10 +86,11 @@ class BatchingEmbedder:
 
     def close(self) -> None:
         """Stop the worker once the questions already queued are answered."""
-        if self.closed:
-            return
-        self.closed = True
-        self._queue.put(None)
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            self._queue.put(None)
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -123,12 +128,26 @@ class BatchingEmbedder:
             texts = [t for item, _ in batch for t in item]
             try:
                 vectors = self.inner.embed(texts)
-            except BaseException as exc:  # hand the failure to every waiting request
-                for _, future in batch:
-                    future.set_exception(exc)
+            except Exception as exc:
+                self._one_by_one(batch, exc)
                 continue
             self.batches += 1
             cursor = 0
             for item, future in batch:
                 future.set_result(vectors[cursor : cursor + len(item)])
                 cursor += len(item)
+
+    def _one_by_one(self, batch: list[_Item], exc: Exception) -> None:
+        """A batch failed: embed each request alone, so only the one at fault fails."""
+        if len(batch) == 1:
+            batch[0][1].set_exception(exc)
+            return
+        log.warning(
+            "a batch of %d questions failed (%s); embedding them one by one", len(batch), exc
+        )
+        for texts, future in batch:
+            try:
+                future.set_result(self.inner.embed(texts))
+                self.batches += 1
+            except Exception as alone:
+                future.set_exception(alone)

@@ -8,6 +8,7 @@ lexical search, and how much of the question the corpus' vocabulary keeps.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,8 +23,23 @@ BLANKS = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
     "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
+# Code points that are not text: lone UTF-16 surrogates (JSON can carry them as
+# "\ud800"; no encoder can) and Unicode's non-characters (U+FDD0–U+FDEF and the last
+# two of every plane).
+_NOT_TEXT = re.compile(
+    "[\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(f"{chr(p * 0x10000 + 0xFFFE)}{chr(p * 0x10000 + 0xFFFF)}" for p in range(17))
+    + "]"
+)
 # How much the earlier question counts in a follow-up's query vector.
 FOLLOW_UP_CONTEXT_WEIGHT = 0.7
+
+
+def check_text(text: str, what: str) -> None:
+    """QuestionError when `text` holds a code point that is not a character."""
+    bad = _NOT_TEXT.search(text)
+    if bad:
+        raise QuestionError(f"{what} contains U+{ord(bad.group()):04X}, which is not a character")
 
 
 def validate_question(question: str) -> str:
@@ -40,6 +56,7 @@ def validate_question(question: str) -> str:
         raise QuestionError("question is empty")
     if "\x00" in trimmed:
         raise QuestionError("question contains a NUL character")
+    check_text(trimmed, "question")
     return trimmed
 
 

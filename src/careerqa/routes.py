@@ -51,7 +51,9 @@ async def assistant(request: Request) -> Assistant:
     live = holder(request)
     current = live.assistant
     if current is None:
-        reason = live.last_error or "the index is still loading"
+        reason = live.last_error or (
+            "the index is being built" if live.rebuilding else "the index is still loading"
+        )
         raise HTTPException(503, f"no index loaded: {reason} — run `careerqa ingest`")
     return current
 
@@ -107,7 +109,7 @@ async def readyz(request: Request) -> Any:
     live = holder(request)
     current = live.assistant
     if current is None:
-        body = Readiness(ready=False, last_error=live.last_error)
+        body = Readiness(ready=False, rebuilding=live.rebuilding, last_error=live.last_error)
         return JSONResponse(body.model_dump(), status_code=503)
     manifest = current.data.manifest
     return Readiness(
@@ -117,6 +119,7 @@ async def readyz(request: Request) -> Any:
         model=manifest.model,
         built_at=manifest.built_at,
         build_id=manifest.build_id,
+        rebuilding=live.rebuilding,
         last_error=live.last_error,
     )
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from .answering import Answer, Citation
 from .errors import QuestionError
 from .ingest import IngestReport
-from .query import BLANKS, MAX_QUESTION_CHARS, validate_question
+from .query import BLANKS, MAX_QUESTION_CHARS, check_text, validate_question
 
 MAX_HISTORY_TURNS = 20
 MAX_TURN_CHARS = 4000
@@ -46,6 +46,15 @@ class HistoryTurn(BaseModel):
 
     role: Literal["user", "assistant"]
     content: str = Field(max_length=MAX_TURN_CHARS)
+
+    @field_validator("content")
+    @classmethod
+    def _content(cls, value: str) -> str:
+        try:
+            check_text(value, "history content")
+        except QuestionError as exc:  # pydantic reports ValueErrors as 422 details
+            raise ValueError(str(exc)) from None
+        return value
 
 
 class AskRequest(BaseModel):
@@ -146,7 +155,10 @@ class Readiness(BaseModel):
     chunks: int = 0
     model: str | None = None
     built_at: str | None = None
-    build_id: str | None = None
+    build_id: str | None = Field(default=None, description="The build being served.")
+    rebuilding: bool = Field(
+        False, description="A rebuild is running; the live build serves meanwhile."
+    )
     last_error: str | None = Field(None, description="The last failed rebuild, if any.")
 
 
