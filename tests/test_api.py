@@ -1,25 +1,24 @@
 """The HTTP API with TestClient: the /ask contract, validation, pages, reindex auth."""
 
 import pytest
-from fastapi.testclient import TestClient
 
 from careerqa.app import create_app
 
-from .conftest import CITATION_FIELDS
+from .conftest import CITATION_FIELDS, started
 
 
 @pytest.fixture
 def client(settings, fake):
     # The fake embedder's similarities mean nothing: always answer, to test the API layer.
     settings = settings.model_copy(update={"abstain_threshold": -1.0})
-    with TestClient(create_app(settings, fake)) as c:
+    with started(create_app(settings, fake)) as c:
         yield c
 
 
 @pytest.fixture
 def admin_client(settings, fake):
     settings = settings.model_copy(update={"admin_token": "s3cret-token"})
-    with TestClient(create_app(settings, fake)) as c:
+    with started(create_app(settings, fake)) as c:
         yield c
 
 
@@ -89,7 +88,7 @@ def test_no_index_is_503_not_a_traceback(tmp_path, fake):
     from careerqa.settings import Settings
 
     settings = Settings(corpus_dir=tmp_path / "missing", index_dir=tmp_path / "index", model="fake")
-    with TestClient(create_app(settings, fake)) as c:
+    with started(create_app(settings, fake)) as c:
         r = c.post("/ask", json={"question": "anything"})
         assert r.status_code == 503
         assert "no index loaded" in r.json()["detail"]
@@ -153,7 +152,7 @@ def test_source_view_escapes_article_text(settings, fake, corpus_dir):
         "---\ntitle: <img src=x onerror=alert(1)>\nurl: javascript:alert(2)\n---\n"
         "Some <script>alert('x')</script> text about data engineers.\n"
     )
-    with TestClient(create_app(settings, fake)) as c:
+    with started(create_app(settings, fake)) as c:
         r = c.get("/sources/evil?start=0&end=20")
         assert r.status_code == 200
         assert "<script>alert" not in r.text and "&lt;script&gt;" in r.text
@@ -185,7 +184,7 @@ def test_server_start_reads_the_index_once(settings, fake, monkeypatch):
     loads = []
     original = store.load
     monkeypatch.setattr(store, "load", lambda d, **k: loads.append(d) or original(d, **k))
-    with TestClient(create_app(settings, fake)) as c:
+    with started(create_app(settings, fake)) as c:
         assert c.get("/readyz").json()["build_id"] == store.current_build_id(settings.index_dir)
         assert c.post("/ask", json={"question": "junior pay"}).status_code == 200
     assert len(loads) == 1  # ingest's no-change check; the server keeps what it loaded
@@ -195,7 +194,7 @@ def test_swapped_out_index_is_freed_and_startup_objects_are_frozen(settings, fak
     import gc
     import weakref
 
-    with TestClient(create_app(settings, fake)) as c:
+    with started(create_app(settings, fake)) as c:
         holder = c.app.state.holder
         assert gc.get_freeze_count() > 0  # the loaded index is out of the collector's way
         old = weakref.ref(holder.assistant.data)

@@ -7,7 +7,7 @@ import pytest
 
 from careerqa.batching import BatchingEmbedder
 
-from .conftest import FakeEmbedder
+from .conftest import FakeEmbedder, started
 
 
 class SlowFake(FakeEmbedder):
@@ -80,12 +80,10 @@ def test_a_closed_batcher_refuses_instead_of_hanging():
 
 
 def test_an_app_started_twice_still_answers(settings, fake):
-    from fastapi.testclient import TestClient
-
     from careerqa.app import create_app
 
     app = create_app(settings.model_copy(update={"abstain_threshold": -1.0}), fake)
     for _ in range(2):  # lifespan runs, ends, runs again on the same app object
-        with TestClient(app) as client:
+        with started(app) as client:
             r = client.post("/ask", json={"question": "junior pay"}, timeout=10)
             assert r.status_code == 200

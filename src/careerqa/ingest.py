@@ -63,10 +63,22 @@ class IngestReport:
         return line
 
 
-def _previous(settings: Settings, full: bool) -> tuple[IndexData | None, str]:
-    """The live index to reuse vectors from, or None with the reason for a full build."""
+def _previous(
+    settings: Settings, full: bool, known: IndexData | None
+) -> tuple[IndexData | None, str]:
+    """The live index to reuse vectors from, or None with the reason for a full build.
+
+    `known` is a build already in memory: used instead of reading it again when it is
+    the live one and was made with these settings.
+    """
     if full:
         return None, "--full asked"
+    if (
+        known is not None
+        and known.manifest.build_id == store.current_build_id(settings.index_dir)
+        and known.manifest.settings_key == compatibility_key(settings)
+    ):
+        return known, ""
     try:
         return store.load(settings.index_dir, expect=compatibility_key(settings)), ""
     except IndexMissingError:
@@ -83,17 +95,19 @@ def ingest(
     embedder: Embedder,
     *,
     full: bool = False,
+    known: IndexData | None = None,
     progress: bool | None = None,
     lock_wait: float = 30.0,
 ) -> IngestReport:
     """Bring the index in line with the corpus, embedding only what changed.
 
-    One rebuild at a time: another one waits up to `lock_wait` seconds for the
-    lock, then gives up with IndexBusyError.
+    `known` is the live build if the caller has it in memory. One rebuild at a
+    time: another one waits up to `lock_wait` seconds for the lock, then gives up
+    with IndexBusyError.
     """
     started = time.perf_counter()
     with store.rebuild_lock(settings.index_dir, wait=lock_wait):
-        report = _ingest_locked(settings, embedder, full, progress)
+        report = _ingest_locked(settings, embedder, full, known, progress)
     report.seconds = time.perf_counter() - started
     log.info("ingest: %s", report.summary())
     return report
@@ -101,36 +115,47 @@ def ingest(
 
 @dataclass(frozen=True)
 class Refreshed:
-    """The index to serve, and why it is not a fresh build (None when it is)."""
+    """The index to serve, and the error that kept it from being brought up to date."""
 
     data: IndexData
-    report: IngestReport | None
     error: CareerQAError | None = None
 
 
-def refresh_index(settings: Settings, embedder: Embedder, *, full: bool = False) -> Refreshed:
-    """Bring the index up to date and return it; else serve the last good build.
+def refresh_index(
+    settings: Settings,
+    embedder: Embedder,
+    *,
+    known: IndexData | None = None,
+    progress: bool | None = None,
+) -> Refreshed:
+    """Bring the index up to date and return it; else the last good build, with the error.
 
-    When the rebuild fails but a build made with these settings exists, that build
-    is returned with the error; with none, the error is raised.
+    `known` is the live build already in memory (it is not read again). When the
+    rebuild fails and no compatible build can be loaded either, the rebuild's error
+    is raised.
     """
     try:
-        report = ingest(settings, embedder, full=full)
+        report = ingest(settings, embedder, known=known, progress=progress)
     except CareerQAError as exc:
-        if store.current_build_id(settings.index_dir) is None:
-            raise
-        log.warning("could not refresh the index, using the existing one: %s", exc)
-        return Refreshed(
-            store.load(settings.index_dir, expect=compatibility_key(settings)), None, exc
-        )
+        try:
+            data = known or store.load(settings.index_dir, expect=compatibility_key(settings))
+        except CareerQAError as unusable:
+            raise exc from unusable
+        log.warning("could not refresh the index, serving the last good build: %s", exc)
+        return Refreshed(data, exc)
     if report.did_change:
         log.info("index refreshed: %s", report.summary())
-    assert report.data is not None  # every ingest that returns hands over the live index
-    return Refreshed(report.data, report)
+    if report.data is None:  # pragma: no cover - every ingest that returns sets it
+        report.data = store.load(settings.index_dir, expect=compatibility_key(settings))
+    return Refreshed(report.data)
 
 
 def _ingest_locked(
-    settings: Settings, embedder: Embedder, full: bool, progress: bool | None
+    settings: Settings,
+    embedder: Embedder,
+    full: bool,
+    known: IndexData | None,
+    progress: bool | None,
 ) -> IngestReport:
     corpus = load_corpus(settings.corpus_dir)
     report = IngestReport(skipped=corpus.skipped)
@@ -138,21 +163,21 @@ def _ingest_locked(
         raise CorpusError(
             f"no usable .txt or .md articles in {settings.corpus_dir} — add some and run again"
         )
-    old, report.reason = _previous(settings, full)
+    old, report.reason = _previous(settings, full, known)
     report.full = old is None
-    known = old.manifest.documents if old else {}
+    hashes = old.manifest.documents if old else {}
     current = {d.doc_id for d in corpus.documents}
     to_embed: list[Document] = []
     for doc in corpus.documents:
-        if doc.doc_id not in known:
+        if doc.doc_id not in hashes:
             report.added.append(doc.doc_id)
             to_embed.append(doc)
-        elif known[doc.doc_id] != doc.content_hash:
+        elif hashes[doc.doc_id] != doc.content_hash:
             report.changed.append(doc.doc_id)
             to_embed.append(doc)
         else:
             report.unchanged.append(doc.doc_id)
-    report.removed = sorted(set(known) - current)
+    report.removed = sorted(set(hashes) - current)
     if old is not None and not report.did_change:
         report.data = old
         return report  # nothing to do: the model is never loaded

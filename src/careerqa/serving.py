@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 import threading
+from collections.abc import Callable
 
 from . import store
 from .assistant import Assistant
@@ -40,6 +42,9 @@ class IndexHolder:
 
     A request takes `holder.assistant` once and uses that object to the end, so
     requests in flight finish on the old index while new ones see the new.
+    Start-up serves the last good build at once and brings it up to date with the
+    corpus in a background thread, so the server listens (and stops on SIGTERM)
+    however long that takes.
     """
 
     def __init__(self, settings: Settings, embedder: Embedder):
@@ -48,29 +53,60 @@ class IndexHolder:
         # Questions: batched together across requests; the assistants' embedder.
         self.batcher = BatchingEmbedder(embedder, max_batch=settings.question_batch)
         self.assistant: Assistant | None = None
-        self.last_error: str | None = None
+        self.rebuilding = False
+        self._last_error: str | None = None
+        self._failed_build: str | None = None  # a build that would not load: not retried
         self._reload_lock = threading.Lock()
         self._stop = threading.Event()
+        self._started = threading.Event()
         self._threads: list[threading.Thread] = []
 
+    @property
+    def last_error(self) -> str | None:
+        """The last failure, as shown to anyone: file paths reduced to their names."""
+        return _without_paths(self._last_error) if self._last_error else None
+
+    @last_error.setter
+    def last_error(self, message: str | None) -> None:
+        self._last_error = message
+
     def startup(self) -> None:
-        """Bring the index up to date with the corpus (where possible) and load it."""
+        """Serve the last good build now; bring the index up to date in the background."""
         self.batcher.start()  # again, when the app is started after a shutdown
         self._stop = threading.Event()
+        self._started = threading.Event()
         self._threads = []
+        self.refresh()
+        self.rebuilding = True
+        self._spawn("index-startup", self._bring_up_to_date)
+
+    def wait_started(self, timeout: float | None = None) -> bool:
+        """Wait until start-up's rebuild has finished (or failed). True if it did in time."""
+        return self._started.wait(timeout)
+
+    def _bring_up_to_date(self) -> None:
+        current = self.assistant
         try:
-            refreshed = refresh_index(self.settings, self.embedder)
+            refreshed = refresh_index(
+                self.settings,
+                self.embedder,
+                known=current.data if current else None,
+                progress=False,
+            )
         except CareerQAError as exc:
             self.last_error = f"rebuild failed: {exc}"
             log.error("could not build the index: %s", exc)
             return
-        if refreshed.error is not None:
-            self.last_error = f"rebuild failed: {refreshed.error}"
-        if not self.refresh(refreshed.data):
-            return
-        # Load the model, and size its memory for a full batch of question-length
-        # texts now rather than during the first burst of questions.
-        self.embedder.embed([_WARM_UP] * self.settings.question_batch)
+        else:
+            self.last_error = f"rebuild failed: {refreshed.error}" if refreshed.error else None
+            self.refresh(refreshed.data)
+        finally:
+            self.rebuilding = False
+            self._started.set()
+        if self.assistant is not None and not self._stop.is_set():
+            # Load the model, and size its memory for a full batch of question-length
+            # texts now rather than during the first burst of questions.
+            self.embedder.embed([_WARM_UP] * self.settings.question_batch)
 
     def refresh(self, data: IndexData | None = None) -> bool:
         """Serve the live build if it is not the one being served. True if it swapped.
@@ -83,6 +119,8 @@ class IndexHolder:
             )
             if build_id is None or (self.assistant and self.assistant.build_id == build_id):
                 return False
+            if data is None and build_id == self._failed_build:
+                return False  # said once already; a new build will have another id
             try:
                 if data is None:
                     data = store.load(
@@ -90,8 +128,9 @@ class IndexHolder:
                     )
                 fresh = Assistant.from_data(self.settings, self.batcher, data)
             except CareerQAError as exc:
+                self._failed_build = build_id
                 self.last_error = f"could not load build {build_id}: {exc}"
-                log.error("%s; still serving the previous index", self.last_error)
+                log.error("%s; still serving the previous index", self._last_error)
                 return False
             self.assistant = fresh
             log.info("serving index build %s", fresh.build_id)
@@ -100,11 +139,21 @@ class IndexHolder:
 
     def rebuild(self, *, full: bool = False) -> IngestReport:
         """Run an incremental ingest and swap the result in."""
+        current = self.assistant
+        self.rebuilding = True
         try:
-            report = ingest(self.settings, self.embedder, full=full, progress=False)
+            report = ingest(
+                self.settings,
+                self.embedder,
+                full=full,
+                known=current.data if current else None,
+                progress=False,
+            )
         except CareerQAError as exc:
             self.last_error = f"rebuild failed: {exc}"
             raise
+        finally:
+            self.rebuilding = False
         self.last_error = None
         self.refresh(report.data)
         return report
@@ -116,13 +165,19 @@ class IndexHolder:
             self._spawn("corpus-watcher", self._watch)
 
     def stop(self) -> None:
+        """Stop the background threads and the batcher, without waiting for a rebuild.
+
+        A rebuild still running is left to die with the process: builds are written
+        aside and switched atomically, so that is as safe as a SIGKILL (tested).
+        """
         self._stop.set()
         for thread in self._threads:
-            thread.join(timeout=5)
+            if thread.name != "index-startup":
+                thread.join(timeout=2)
         self.batcher.close()
 
-    def _spawn(self, name: str, target: object) -> None:
-        thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
 
@@ -148,4 +203,13 @@ class IndexHolder:
                     log.error("rebuild failed, still serving the previous index: %s", exc)
         except FileNotFoundError:
             self.last_error = f"cannot watch {corpus}: it does not exist"
-            log.error(self.last_error)
+            log.error(self._last_error)
+
+
+# An absolute path: a slash, then folders, then the last name (kept).
+_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s/'\"()]+/)+([^\s/'\"()]*)")
+
+
+def _without_paths(message: str) -> str:
+    """A message for anyone to read: absolute paths cut to their last name."""
+    return _PATH.sub(lambda m: m.group(1) or "/", message)
