@@ -352,6 +352,79 @@ def bench_scale(settings: Settings, work: Path, sizes: list[int], repeats: int) 
 # --- report -------------------------------------------------------------------
 
 
+def _corpus_text(megabytes: float) -> str:
+    """The shipped corpus repeated to `megabytes` MB, each copy marked apart."""
+    seed = "\n\n".join(p.read_text() for p in sorted((REPO / "corpus").glob("*.txt")))
+    copies = int(megabytes * 1e6 / len(seed)) + 1
+    text = "\n\n".join(f"{seed}\nSection {i} closing words." for i in range(copies))
+    return text[: int(megabytes * 1e6)]
+
+
+def _timed_ingest(folder: Path) -> tuple[float, float]:
+    """(seconds, peak RSS in MB) of `careerqa ingest` in its own process."""
+    env = {
+        **os.environ,
+        "CAREERQA_CORPUS_DIR": str(folder / "corpus"),
+        "CAREERQA_INDEX_DIR": str(folder / "index"),
+    }
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "careerqa", "ingest"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"ingest of {folder} failed ({proc.returncode})")
+    return time.perf_counter() - start, usage.ru_maxrss / 1024
+
+
+def bench_large(work: Path, megabytes: float) -> dict:
+    """One article of N MB against the same text as ordinary articles of about 50 KB."""
+    log(f"large article: one {megabytes:g} MB article vs the same text in 50 KB articles")
+    text = _corpus_text(megabytes)
+    one, many = work / "large-one", work / "large-many"
+    (one / "corpus").mkdir(parents=True)
+    (one / "corpus" / "large.txt").write_text(text)
+    (many / "corpus").mkdir(parents=True)
+    part: list[str] = []
+    size = files = 0
+    for paragraph in text.split("\n\n"):
+        part.append(paragraph)
+        size += len(paragraph) + 2
+        if size >= 50_000:
+            (many / "corpus" / f"part-{files:04d}.txt").write_text("\n\n".join(part))
+            part, size, files = [], 0, files + 1
+    if part:
+        (many / "corpus" / f"part-{files:04d}.txt").write_text("\n\n".join(part))
+        files += 1
+    one_s, one_rss = _timed_ingest(one)
+    many_s, many_rss = _timed_ingest(many)
+    return {
+        "megabytes": megabytes,
+        "articles": files,
+        "one_s": one_s,
+        "one_rss_mb": one_rss,
+        "many_s": many_s,
+        "many_rss_mb": many_rss,
+        "time_ratio": one_s / many_s,
+        "rss_ratio": one_rss / many_rss,
+    }
+
+
+def large_row(large: dict) -> str:
+    holds = large["time_ratio"] <= 1.2 and large["rss_ratio"] <= 1.2
+    return (
+        f"| ingest one {large['megabytes']:g} MB article | {large['one_s']:.1f} s, peak RSS "
+        f"{large['one_rss_mb']:.0f} MB | the same text in {large['articles']} articles: "
+        f"{large['many_s']:.1f} s, {large['many_rss_mb']:.0f} MB | time "
+        f"{large['time_ratio']:.2f}, RSS {large['rss_ratio']:.2f} | both ≤ 1.2 | "
+        f"{'yes' if holds else 'no'} |"
+    )
+
+
 def table(results: dict) -> str:
     i, q, c = results["ingest"], results["query"], results["cold_start"]
     lines = [
@@ -449,6 +522,7 @@ def table(results: dict) -> str:
             "at 1M: recall ≥ 0.95, ≥ 20×" if int(n) >= 1_000_000 else "",
             holds if int(n) >= 1_000_000 else ivf["recall@10"] >= 0.95,
         )
+    lines.append(large_row(results["large"]))
     return "\n".join(lines) + "\n"
 
 
@@ -472,11 +546,23 @@ def main() -> None:
         default="torch",
         help="the reference encoder the floors use (default: torch)",
     )
+    parser.add_argument(
+        "--large-only",
+        action="store_true",
+        help="only the large-article figure (one N MB article vs the same text in 50 KB ones)",
+    )
     args = parser.parse_args()
     repeats = 3 if args.quick else 5
     requests = {1: 100, 4: 200, 16: 400} if args.quick else {1: 300, 4: 600, 16: 1200}
     sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
     work = Path(tempfile.mkdtemp(prefix="careerqa-bench-"))
+    megabytes = 1.0 if args.quick else 4.0
+    if args.large_only:
+        try:
+            print(large_row(bench_large(work, megabytes)))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     settings = Settings(corpus_dir=REPO / "corpus", index_dir=work / "unused", backend=args.backend)
     floor_settings = settings.model_copy(update={"backend": args.floor_backend})
     try:
@@ -491,6 +577,7 @@ def main() -> None:
         results["query"] = bench_query(settings, floor_settings, work, repeats, requests)
         results["cold_start"] = bench_cold_start(settings, work, repeats)
         results["scale"] = bench_scale(settings, work, sizes, 1 if not args.quick else 1)
+        results["large"] = bench_large(work, megabytes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     args.out.mkdir(parents=True, exist_ok=True)
