@@ -24,11 +24,9 @@ _DUPLICATE = 0.9
 
 
 class Citation(BaseModel, frozen=True):
-    """A retrieved passage; `n` is the number `[n]` markers in the answer use.
+    """A retrieved passage; `n` is the number `[n]` markers in the answer use."""
 
-    This model is the citation of the `/ask` contract: the API and `ask --json` both
-    serialize it as it is.
-    """
+    # The citation of the /ask contract: the API and `ask --json` serialize it as it is.
 
     n: int
     doc_id: str

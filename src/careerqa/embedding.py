@@ -29,7 +29,7 @@ _MODELS_LOCK = threading.Lock()
 
 
 class Embedder(Protocol):
-    """What the index and the retriever need from a model."""
+    """What ingest and the assistant need from a model."""
 
     name: str
 
@@ -62,7 +62,7 @@ async def embed_async(embedder: Embedder, texts: list[str]) -> np.ndarray:
 
 
 def clear_model_cache() -> None:
-    """Forget the models loaded in this process; the next embed loads them again."""
+    """Forget the models loaded in this process; embedders made after this load them again."""
     with _MODELS_LOCK:
         _MODELS.clear()
 

@@ -83,7 +83,9 @@ def prepare_in_child(model_folder: Path, cache_dir: Path, device: str = "cpu") -
             args, capture_output=True, text=True, timeout=CHILD_TIMEOUT, check=False
         )
     except subprocess.TimeoutExpired:
-        log.warning("preparing the ONNX model took over 15 minutes; trying in this process")
+        log.warning(
+            "preparing the ONNX model took over %d s; trying in this process", CHILD_TIMEOUT
+        )
         return
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
