@@ -76,8 +76,13 @@ def test_eval_prints_metrics(run, tmp_path):
     )
     result = run("eval", str(qs), "--json")
     assert result.exit_code == 0, result.output
-    metrics = json.loads(result.output)["metrics"]
-    assert metrics["hit@1"] == 1.0 and metrics["abstain_accuracy"] == 1.0
+    report = json.loads(result.output)[str(qs)]
+    assert report["metrics"]["hit@1"] == 1.0 and report["metrics"]["abstain_accuracy"] == 1.0
+    assert {r["id"]: r["shape"] for r in report["rows"]} == {"a": "figure", "b": "other"}
+    text = run("eval", str(qs), str(qs), "--cv", "2")
+    assert text.exit_code == 0, text.output
+    assert "cross-validation over all sets, 2 folds" in text.output
+    assert "out-of-fold" in text.output and text.output.count(f"== {qs}") == 2
 
 
 def test_errors_are_one_line_and_non_zero(run, tmp_path, monkeypatch):

@@ -197,33 +197,91 @@ def ask(ctx: click.Context, question: str, top_k: int | None, as_json: bool) -> 
 
 
 @cli.command(name="eval")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option(
     "--top-k", type=click.IntRange(1, 20), default=None, help="Passages to retrieve (default 5)."
+)
+@click.option(
+    "--cv",
+    "folds",
+    type=click.IntRange(2, 20),
+    default=None,
+    help="Also choose the abstain threshold by k-fold cross-validation over all the FILES "
+    "together and report the out-of-fold figures.",
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="Print metrics and per-question rows as JSON."
 )
 @click.pass_context
-def evaluate(ctx: click.Context, file: Path, top_k: int | None, as_json: bool) -> None:
-    """Score answers on a question set (JSON lines with question and answers)."""
-    from .evaluation import evaluate as run_eval
-    from .evaluation import load_questions
+def evaluate(
+    ctx: click.Context, files: tuple[Path, ...], top_k: int | None, folds: int | None, as_json: bool
+) -> None:
+    """Score answers on question sets (JSON lines with id, question and answers).
 
-    questions = load_questions(file)
-    assistant = _assistant(_settings(ctx))
-    metrics, rows = run_eval(questions, lambda q: assistant.ask_sync(q, top_k))
+    For each FILE: one line a question (ok or MISS, its shape, the rank of the first
+    matching passage, the evidence), the metrics, and answer accuracy by question shape.
+    """
+    from .evaluation import at_threshold, by_shape, cross_validate, load_questions, metrics
+    from .evaluation import evaluate as run_eval
+
+    settings = _settings(ctx)
+    # With --cv every question is answered once and the threshold applied afterwards:
+    # it decides whether an answer is given, never what it is.
+    threshold = settings.abstain_threshold
+    ask_settings = settings.model_copy(update={"abstain_threshold": -10.0}) if folds else settings
+    assistant = _assistant(ask_settings)
+    pooled = []
+    report: dict[str, Any] = {}
+    for file in files:
+        _, rows = run_eval(load_questions(file), lambda q: assistant.ask_sync(q, top_k))
+        rows = at_threshold(rows, threshold) if folds else rows
+        pooled.extend(rows)
+        report[str(file)] = {"metrics": metrics(rows), "by_shape": by_shape(rows), "rows": rows}
+    if folds:
+        cv = cross_validate(pooled, folds)
+        report["cross_validation"] = {"folds": folds, "thresholds": cv.thresholds, **cv.metrics}
     if as_json:
-        payload = {"metrics": metrics, "questions": [asdict(r) for r in rows]}
-        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        for part in report.values():
+            if "rows" in part:
+                part["rows"] = [asdict(r) for r in part["rows"]]
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
-    for row in rows:
+    for file in files:
+        _print_eval(str(file), report[str(file)])
+    if folds:
+        _print_cv(report["cross_validation"], threshold, metrics(pooled))
+
+
+def _print_eval(name: str, part: dict[str, Any]) -> None:
+    click.echo(f"== {name}")
+    for row in part["rows"]:
         ok = "ok " if row.ok else "MISS"
         rank = f"rank={row.first_match_rank!s:<4}"
-        click.echo(f"{ok} {row.id:<8} {rank} evidence={row.evidence:.3f}  {row.question}")
+        click.echo(
+            f"{ok} {row.id:<8} {row.shape:<10} {rank} evidence={row.evidence:.3f}  {row.question}"
+        )
     click.echo()
-    for name, value in metrics.items():
-        click.echo(f"{name:<20} {value:g}")
+    for key, value in part["metrics"].items():
+        click.echo(f"{key:<20} {value:g}")
+    click.echo(
+        "by shape: "
+        + "; ".join(
+            f"{shape} {int(m['questions'])} (answer {m['answer_accuracy']:g}, "
+            f"abstain {m['abstain_accuracy']:g})"
+            for shape, m in part["by_shape"].items()
+        )
+    )
+    click.echo()
+
+
+def _print_cv(cv: dict[str, Any], threshold: float, configured: dict[str, float]) -> None:
+    click.echo(f"== cross-validation over all sets, {cv['folds']} folds")
+    click.echo("thresholds chosen per fold: " + ", ".join(f"{t:g}" for t in cv["thresholds"]))
+    click.echo(f"{'metric':<20} {'out-of-fold':>12} {f'at {threshold:g}':>12}")
+    for key in ("answer_accuracy", "citation_accuracy", "abstain_accuracy", "false_abstain_rate"):
+        click.echo(f"{key:<20} {cv[key]:>12g} {configured[key]:>12g}")
 
 
 @cli.command()

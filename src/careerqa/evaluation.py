@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .answering import Answer
 from .errors import CareerQAError
+from .shapes import SHAPES, question_shape
 
 _MARKER = re.compile(r"\[(\d+)\]")
 
@@ -65,6 +67,7 @@ class EvalRow:
     answer_ok: bool
     citation_ok: bool  # a passage cited by an [n] marker holds an expected string
     answer: str
+    shape: str = "other"  # what the question asks for (shapes.py)
 
     @property
     def ok(self) -> bool:
@@ -87,6 +90,7 @@ def score_answer(q: EvalQuestion, answer: Answer) -> EvalRow:
         answer_ok=answer.answered and matches(answer.answer, q.answers),
         citation_ok=any(matches(c.text, q.answers) for c in answer.citations if c.n in cited),
         answer=answer.answer,
+        shape=question_shape(q.question),
     )
 
 
@@ -122,3 +126,87 @@ def evaluate(
     """(metrics, one row per question) for a question set."""
     rows = [score_answer(q, ask(q.question)) for q in questions]
     return metrics(rows), rows
+
+
+def by_shape(rows: list[EvalRow]) -> dict[str, dict[str, float]]:
+    """Questions, answer accuracy (in scope) and abstain accuracy (out of scope) per shape."""
+    out = {}
+    for shape in SHAPES:
+        mine = [r for r in rows if r.shape == shape]
+        if not mine:
+            continue
+        scoped = [r for r in mine if r.in_scope]
+        unscoped = [r for r in mine if not r.in_scope]
+        out[shape] = {
+            "questions": float(len(mine)),
+            "answer_accuracy": _share(scoped, lambda r: r.answer_ok),
+            "abstain_accuracy": _share(unscoped, lambda r: not r.answered),
+        }
+    return out
+
+
+def _share(items: list[EvalRow], key: Callable[[EvalRow], bool]) -> float:
+    return round(sum(1 for r in items if key(r)) / len(items), 4) if items else 0.0
+
+
+# --- threshold cross-validation --------------------------------------------------
+
+
+def at_threshold(rows: list[EvalRow], threshold: float) -> list[EvalRow]:
+    """Rows as they would be with another abstain threshold.
+
+    `rows` must come from answering every question (a threshold below any evidence):
+    the threshold only decides whether the composed answer is given, never what it is.
+    """
+    declined = {"answered": False, "answer_ok": False, "citation_ok": False}
+    # A declined question cites nothing, so no passage of it can match either.
+    return [
+        r
+        if r.answered and r.evidence >= threshold
+        else replace(r, **declined, first_match_rank=None)  # type: ignore[arg-type]
+        for r in rows
+    ]
+
+
+def best_threshold(rows: list[EvalRow]) -> float:
+    """The threshold that decides answer-or-decline right for the most questions.
+
+    In-scope questions should be answered, out-of-scope ones declined. Candidates
+    are midpoints between neighbouring evidence values; ties go to the middle of the
+    widest run of equally good candidates.
+    """
+    values = sorted({r.evidence for r in rows})
+    candidates = [(a + b) / 2 for a, b in zip(values, values[1:], strict=False)] or [0.0]
+
+    def right(t: float) -> int:
+        return sum((r.evidence >= t) == r.in_scope for r in rows)
+
+    scores = [right(t) for t in candidates]
+    top = max(scores)
+    best = [t for t, score in zip(candidates, scores, strict=True) if score == top]
+    return best[len(best) // 2]
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """Out-of-fold figures: each fold answered with the threshold chosen on the others."""
+
+    folds: int
+    thresholds: list[float]
+    metrics: dict[str, float]
+
+
+def cross_validate(rows: list[EvalRow], folds: int = 5, seed: int = 0) -> CrossValidation:
+    """k-fold cross-validation of the abstain threshold, stratified by scope."""
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    order.sort(key=lambda i: not rows[i].in_scope)  # stable: in scope first, shuffled
+    fold_of = {i: k % folds for k, i in enumerate(order)}
+    thresholds, held_out = [], []
+    for fold in range(folds):
+        train = [r for i, r in enumerate(rows) if fold_of[i] != fold]
+        test = [r for i, r in enumerate(rows) if fold_of[i] == fold]
+        threshold = best_threshold(train)
+        thresholds.append(round(threshold, 4))
+        held_out.extend(at_threshold(test, threshold))
+    return CrossValidation(folds, thresholds, metrics(held_out))
