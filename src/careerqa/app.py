@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import __version__
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .routes import WEB, router
-from .security import MAX_BODY_BYTES, EdgeMiddleware
+from .security import MAX_BODY_BYTES, TOO_LARGE, EdgeMiddleware
 from .serving import IndexHolder
 from .settings import Settings
 
@@ -88,9 +88,7 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         else:
             exc = StarletteHTTPException(400, "request body is not valid UTF-8 JSON")
     if exc.status_code == 413:
-        exc = StarletteHTTPException(
-            413, f"request body is larger than {MAX_BODY_BYTES // 1024} KiB"
-        )
+        exc = StarletteHTTPException(413, TOO_LARGE)
     return await http_exception_handler(request, exc)
 
 

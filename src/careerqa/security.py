@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # Room for the documented maxima: a 1,000-character question and 20 history turns of
 # 4,000 characters at 4 UTF-8 bytes each (about 330 KB), with JSON around them.
 MAX_BODY_BYTES = 512 * 1024
+TOO_LARGE = f"request body is larger than {MAX_BODY_BYTES // 1024} KiB"
 
 # The app's own scripts and styles only; nothing inline, nothing from elsewhere.
 STRICT_CSP = (
@@ -73,9 +74,7 @@ class EdgeMiddleware:
         self.app = app
         self.strict = SECURITY_HEADERS
         self.docs = [*_COMMON, (b"content-security-policy", DOCS_CSP.encode())]
-        self.too_large = json.dumps(
-            {"detail": f"request body is larger than {MAX_BODY_BYTES // 1024} KiB"}
-        ).encode()
+        self.too_large = json.dumps({"detail": TOO_LARGE}).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

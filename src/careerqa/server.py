@@ -44,7 +44,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._in_head = True  # between a request's first byte and the end of its headers
-        self._head_bytes = 0
+        self._unparsed = 0  # bytes received while the headers are incomplete: bounds memory
+        self._head_bytes = 0  # request line and headers as parsed: checked once they end
         self._header_count = 0
         self._refusal: tuple[int, str] | None = None
         self._deadline: asyncio.TimerHandle | None = None
@@ -71,15 +72,15 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             self._arm()  # the next request on a kept-alive connection starts arriving
         super().data_received(data)
         if self._in_head:
-            self._head_bytes += len(data)
-            if self._head_bytes > MAX_HEADER_BYTES:
+            self._unparsed += len(data)
+            if self._unparsed > MAX_HEADER_BYTES:
                 self._refusal = (431, f"request headers are larger than {MAX_HEADER_BYTES} bytes")
         if self._refusal and not self.transport.is_closing():
             self._refuse(*self._refusal)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._in_head, self._head_bytes, self._header_count = True, 0, 0
+        self._in_head, self._unparsed, self._head_bytes, self._header_count = True, 0, 0, 0
 
     def on_url(self, url: bytes) -> None:
         self._head_bytes += len(url)
