@@ -65,7 +65,7 @@ def test_lowercase_content_next_to_numbers_survives():
 
 def test_writer_instruction_prefix_is_removed_but_content_kept():
     kept = _kept("Role Overview: Explain that engineers build models from data.")
-    assert kept == ["Role Overview: engineers build models from data."]
+    assert kept == ["Role Overview: Engineers build models from data."]
 
 
 def test_headings_are_recognised_and_become_context():

@@ -7,20 +7,19 @@ evidence score (see `evidence`), calibrated on the question sets (README).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
-import numpy as np
 from pydantic import BaseModel, Field
 
-from .lexical import terms
 from .loaded import LoadedIndex
 from .query import Query
 from .retrieval import Hit
+from .shaping import Part, shape_answer
+from .units import candidate_units
 
 NOT_COVERED = "The articles don't cover this question, so I can't answer it from them."
-# Sentences nearly as similar to each other as this say the same thing.
-_DUPLICATE = 0.9
 
 
 class Citation(BaseModel, frozen=True):
@@ -36,7 +35,10 @@ class Citation(BaseModel, frozen=True):
     text: str
     start: int = Field(description="Offset of the passage in the cleaned article text.")
     end: int
-    score: float = Field(description="Reciprocal-rank-fusion score.")
+    score: float = Field(
+        description="Retrieval score: dense similarity plus weighted relative BM25 "
+        "(0 for a passage cited only for a list item it holds)."
+    )
     url: str = Field(description="The source view with this passage highlighted.")
 
 
@@ -54,28 +56,12 @@ class Answer:
 
 @dataclass(frozen=True)
 class Composed:
-    """An answer's text, whether it answers at all, and the evidence that decided it."""
+    """An answer's text, whether it answers at all, the evidence, and the hits it cites."""
 
     text: str
     answered: bool
     evidence: float
-
-
-@dataclass(frozen=True)
-class _Unit:
-    """One sentence, or a sentence with the ones that refer back to it ("This includes…")."""
-
-    n: int
-    sentences: tuple[str, ...]
-    similarity: float  # cosine to the question, the evidence measure
-    distinct: float  # cosine in the centered space: what sets it apart from the corpus
-    overlap: float  # IDF-weighted share of the question's words it uses
-    vector: np.ndarray
-
-    @property
-    def score(self) -> float:
-        """Ranks sentences for the answer: specific matches beat generic on-topic ones."""
-        return self.distinct + 0.3 * self.overlap
+    cited: list[Hit] = field(default_factory=list)  # citation n is position + 1
 
 
 def citation_url(doc_id: str, start: int, end: int) -> str:
@@ -106,90 +92,72 @@ def make_citations(hits: list[Hit], index: LoadedIndex) -> list[Citation]:
     return citations
 
 
-def _units(hits: list[Hit], index: LoadedIndex, query: Query) -> list[_Unit]:
-    table, lexical = index.sentences, index.lexical
-    query_vector = query.vector
-    wanted = set(terms(query.question))
-    weight = {t: lexical.idf(t) for t in wanted}
-    total = sum(weight.values()) or 1.0
-    groups: list[tuple[int, list[int]]] = []  # (citation number, sentence rows)
-    seen: set[int] = set()
-    for n, hit in enumerate(hits, start=1):
-        lo, hi = hit.chunk.sentence_rows
-        row = lo
-        while row < hi:
-            group = [row]
-            while group[-1] + 1 < hi and len(group) < 3 and table.refers_back[group[-1] + 1]:
-                group.append(group[-1] + 1)
-            row = group[-1] + 1
-            if seen.intersection(group):
-                continue  # shared by overlapping chunks: cite the better-ranked one
-            seen.update(group)
-            if table.texts[group[-1]].endswith(":"):
-                continue  # a list's lead-in ("Here are some examples:") answers nothing
-            groups.append((n, group))
-    if not groups:
-        return []
-    rows = np.asarray([r for _, group in groups for r in group], dtype=np.int64)
-    sims = table.vectors[rows] @ query_vector
-    distinct = table.centered[rows] @ table.center(query_vector)
-    out: list[_Unit] = []
-    cursor = 0
-    for n, group in groups:
-        g_sims = sims[cursor : cursor + len(group)]
-        g_distinct = distinct[cursor : cursor + len(group)]
-        cursor += len(group)
-        words = frozenset().union(*(table.terms[r] for r in group))
-        if len(words) < 3:
-            continue  # fragments answer nothing
-        best = int(np.argmax(g_sims))
-        out.append(
-            _Unit(
-                n,
-                tuple(table.texts[r] for r in group),
-                float(g_sims[best]),
-                float(g_distinct.max()),
-                sum(weight[t] for t in words & wanted) / total,
-                table.vectors[group[best]],
-            )
-        )
-    return out
-
-
 def compose(
     query: Query, hits: list[Hit], index: LoadedIndex, *, threshold: float, max_sentences: int
 ) -> Composed:
     """The answer to `query` from the sentences of the retrieved hits, or a refusal."""
-    units = _units(hits, index, query)
-    if not units:
+    units = candidate_units(hits, index, query)
+    if not units or query.unknown_names:
         return Composed(NOT_COVERED, False, 0.0)
-    units.sort(key=lambda u: -u.score)
     score = evidence(units[0].similarity, query.kept_meaning)
     if query.already_said:
         # A follow-up wants something new: skip what the last reply already said.
         said = " ".join(query.already_said.split())
-        units = [u for u in units if not all(t in said for t in u.sentences)] or units
+        table = index.sentences
+        units = [u for u in units if not all(table.texts[r] in said for r in u.rows)] or units
     if score < threshold:
         return Composed(NOT_COVERED, False, score)
-    chosen = _choose(units, max_sentences)
-    parts = [" ".join(_sentence(t) for t in u.sentences) + f" [{u.n}]" for u in chosen]
-    return Composed(" ".join(parts), True, score)
+    shaped = shape_answer(query.question, query.expanded, units, index.sentences, max_sentences)
+    if shaped.missing:
+        return Composed(NOT_COVERED, False, 0.0)
+    citer = _Citer(hits, index)
+    lists = any(part.items for part in shaped.parts)
+    text = ("\n" if lists else " ").join(_render(part, index, citer) for part in shaped.parts)
+    return Composed(text, True, score, citer.hits)
 
 
-def _choose(units: list[_Unit], max_sentences: int) -> list[_Unit]:
-    """The best unit, then the next ones close to it in score that say something new."""
-    best = units[0]
-    chosen = [best]
-    used = len(best.sentences)
-    for unit in units[1:]:
-        if used >= max_sentences or unit.score < best.score - 0.15:
-            break
-        if used + len(unit.sentences) > max_sentences:
-            continue
-        if all(float(unit.vector @ c.vector) < _DUPLICATE for c in chosen):
-            chosen.append(unit)
-            used += len(unit.sentences)
-    return chosen
+class _Citer:
+    """Numbers for the passages an answer cites: the retrieved hits first, then any other
+    passage holding a list item the answer names."""
+
+    def __init__(self, hits: list[Hit], index: LoadedIndex):
+        self.hits = list(hits)
+        self._index = index
+
+    def number(self, row: int) -> int:
+        for n, hit in enumerate(self.hits, start=1):
+            lo, hi = hit.chunk.sentence_rows
+            if lo <= row < hi:
+                return n
+        chunk_row = self._index.chunks_of_sentence[row][0]
+        self.hits.append(Hit(chunk_row, self._index.data.chunks[chunk_row], 0.0))
+        return len(self.hits)
+
+
+def _render(part: Part, index: LoadedIndex, citer: _Citer) -> str:
+    """A part as answer text: its sentences and [n]; a list's items one per line."""
+    texts = index.sentences.texts
+    sentences = [_sentence(texts[r]) for r in part.rows]
+    sentences[0] = _without_connective(sentences[0])
+    if part.label:
+        sentences[0] = f"{part.label}: {sentences[0]}"
+    line = " ".join(sentences) + f" [{citer.number(part.rows[0])}]"
+    items = [f"- {_sentence(texts[item[0]])} [{citer.number(item[0])}]" for item in part.items]
+    return "\n".join([line, *items])
+
+
+_CONNECTIVE = re.compile(
+    r"^(?:however|moreover|furthermore|additionally|also|in addition|besides|therefore|"
+    r"thus|hence|similarly|likewise|that said|on the other hand|as a result|in short|"
+    r"in conclusion|overall|finally|lastly|again)\s*,\s*",
+    re.I,
+)
+
+
+def _without_connective(sentence: str) -> str:
+    """ "However, X." read out of its paragraph is "X." """
+    rest = _CONNECTIVE.sub("", sentence, count=1)
+    return rest[0].upper() + rest[1:] if rest and rest != sentence else sentence
 
 
 def evidence(similarity: float, kept_meaning: float) -> float:

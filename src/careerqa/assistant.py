@@ -50,7 +50,7 @@ class Assistant:
         QuestionError when the question is empty, too long or otherwise unusable.
         """
         started = time.perf_counter()
-        plan = QueryPlan.make(question, history or [], self.index.lexical)
+        plan = QueryPlan.make(question, history or [], self.index.lexical, self.index.vocabulary)
         query = plan.query(await embed_async(self.embedder, plan.texts))
         settings = self.settings
         hits = search(
@@ -59,7 +59,7 @@ class Assistant:
             query.search_text,
             top_k or settings.top_k,
             candidates=settings.candidates,
-            rrf_k=settings.rrf_k,
+            lexical_weight=settings.lexical_weight,
         )
         composed = compose(
             query,
@@ -72,7 +72,7 @@ class Assistant:
             question=plan.question,
             answer=composed.text,
             answered=composed.answered,
-            citations=make_citations(hits, self.index) if composed.answered else [],
+            citations=make_citations(composed.cited, self.index) if composed.answered else [],
             evidence=round(composed.evidence, 4),
             took_ms=round((time.perf_counter() - started) * 1000, 2),
         )

@@ -34,6 +34,7 @@ _ABBREVIATIONS = {
     "al",
     "d",
 }
+_LONE_NUMBER = re.compile(r"\d{1,2}|[ivx]{1,4}", re.I)
 _BOUNDARY = re.compile(r"[.!?]+[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9$])")
 
 
@@ -72,6 +73,8 @@ def split_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
         last_word = head.rsplit(None, 1)[-1].lower().strip('.(["“‘') if head.strip() else ""
         if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
             continue
+        if _LONE_NUMBER.fullmatch(head.strip()):
+            continue  # "1. Developing…": a numbered item's marker, not a sentence
         stop = match.end()
         while stop > cursor and text[stop - 1].isspace():
             stop -= 1

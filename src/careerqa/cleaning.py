@@ -47,12 +47,30 @@ _WRITER_NOTE = re.compile(
     rf"the\s+post|this\s+post|call-to-action)\b",
     re.I,
 )
-# "Label: Explain that X" keeps X: the instruction wraps real content.
-_INSTRUCTION_PREFIX = re.compile(
-    r"^((?:[^:.]{1,60}:\s+)?)(?:explain|note|mention|highlight|emphasi[sz]e|clarify|stress)"
-    r"\s+that\s+",
+# Notes inside a line, after an optional "Label: ": a verb a writer uses about the text
+# ("Highlight the benefits of…", "Encourage readers to…", "Clarify how…"). The verb and
+# who it addresses go; what follows it is content ("Explain that X" keeps X). A note that
+# only names a topic ("Clarify how X differs from Y") goes whole.
+_WRITER_VERB = (
+    r"(?:preview|summari[sz]e|mention|highlight|emphasi[sz]e|encourage|suggest|recommend|"
+    r"clarify|reiterate|stress|note|point\s+out)"
+)
+_TOPIC_VERB = r"(?:explain|describe|discuss|introduce|outline|include|show)"
+_TO_READER = r"(?:(?:the\s+)?(?:readers?|audience|students|learners|them)\s+(?:to\s+|that\s+)?)"
+_NOTE_OBJECT = (
+    rf"(?:that\s+|{_TO_READER}|(?=(?:how|why|what|whether|when|where)\b)|"
+    r"(?=the\s+(?:importance|benefits?|value|advantages?|need|role)\b))"
+)
+_NOTE_SENTENCE = re.compile(
+    rf"^(?:{_WRITER_VERB}\s+{_NOTE_OBJECT}?|{_TOPIC_VERB}\s+{_NOTE_OBJECT})(?P<rest>.*)$",
+    re.I | re.S,
+)
+_TOPIC_ONLY = re.compile(r"^(?:how|why|what|whether|when|where)\b", re.I)
+_LINE_LABEL = re.compile(
+    r"^((?:[-*•·‣◦▪●–]\s+|\d{1,2}[.)]\s+)?(?:(?:[^:.!?]|\b(?:vs|etc|approx|no|st)\.){1,60}:\s+)?)",
     re.I,
 )
+_IN_LINE_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 _TERMINAL = (".", ",", ";", "!", "”", '"')
 
 
@@ -102,10 +120,28 @@ def is_boilerplate(line: str) -> bool:
     )
 
 
+def without_notes(line: str) -> str:
+    """The line without the writer's notes in it; "" when nothing but notes and a label."""
+    prefix = _LINE_LABEL.match(line)
+    head = prefix.group(1) if prefix else ""
+    kept = []
+    for sentence in _IN_LINE_SENTENCE.split(line[len(head) :]):
+        note = _NOTE_SENTENCE.match(sentence)
+        if note is None:
+            kept.append(sentence)
+        elif note.group("rest") and not _TOPIC_ONLY.match(note.group("rest")):
+            rest = note.group("rest")
+            kept.append(rest[0].upper() + rest[1:])
+    if not kept:
+        return ""
+    return head + " ".join(kept)
+
+
 def _is_noise(line: str) -> bool:
     """Lines with no words: lone numbers, symbols, keyboard mashing."""
     if not re.search(r"[A-Za-z]", line):
         return True
+    line = LIST_MARKER.sub("", line)  # "• Mathematics" is a list item, not mashing
     tokens = line.split()
     if len(line) > 24 or len(tokens) > 3 or line[0].isupper() or line.endswith(_TERMINAL):
         return False
@@ -176,7 +212,9 @@ def clean(doc: Article) -> CleanDocument:
             heading = text
         else:
             kind = "item" if LIST_MARKER.match(line) else "paragraph"
-            text = _INSTRUCTION_PREFIX.sub(r"\1", line, count=1)
+            text = without_notes(line)
+            if not text:
+                continue
         if parts:
             offset += 1  # the "\n" joining blocks
         blocks.append(

@@ -59,9 +59,14 @@ def _stem(word: str) -> str:
     return str(_stemmer.stemWord(word))
 
 
+# "Ph.D.", "Ph. D.": one word, as "PhD" is.
+_DOTTED = re.compile(r"\b([A-Z][a-z]?)\.\s?([A-Z])\.")
+
+
 def terms(text: str) -> list[str]:
     """Lower-cased, stemmed content words of a text (stopwords removed)."""
-    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS and len(w) > 1]
+    words = _WORD.findall(_DOTTED.sub(r"\1\2", text).lower())
+    return [_stem(w) for w in words if w not in _STOPWORDS and len(w) > 1]
 
 
 class LexicalIndex:

@@ -13,6 +13,7 @@ import numpy as np
 from .lexical import LexicalIndex
 from .sentences import SentenceTable
 from .store import IndexData
+from .vocabulary import Vocabulary
 
 
 class LoadedIndex:
@@ -22,6 +23,7 @@ class LoadedIndex:
         self.data = data
         self.lexical = LexicalIndex([c.chunk.embed_text for c in data.chunks])
         self.sentences = SentenceTable(data)
+        self.vocabulary = Vocabulary([c.chunk.text for c in data.chunks], self.lexical)
         # Which chunks each sentence row belongs to (neighbours share overlap sentences),
         # and each chunk's sentence rows padded with -1, for one gather per question.
         self.chunks_of_sentence: dict[int, list[int]] = {}

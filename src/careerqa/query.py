@@ -16,6 +16,7 @@ import numpy as np
 from .conversation import Turn, context_question, previous_answer
 from .errors import QuestionError
 from .lexical import LexicalIndex
+from .vocabulary import Vocabulary
 
 MAX_QUESTION_CHARS = 1000
 # What str.strip() trims (str.isspace), spelled out so the API schema can say the same.
@@ -69,6 +70,8 @@ class Query:
     search_text: str  # for lexical search: a follow-up carries its earlier question
     kept_meaning: float  # cosine of the question with itself minus unknown words (1.0: none)
     already_said: str  # a follow-up's previous reply, not to be repeated
+    expanded: str  # the question with the abbreviations the articles explain written out
+    unknown_names: tuple[str, ...]  # names in the question no article uses
 
 
 @dataclass(frozen=True)
@@ -80,38 +83,52 @@ class QueryPlan:
     context: str | None  # the earlier question a follow-up refers to
     reduced: str | None  # the question without words the corpus never uses
     texts: list[str]
+    expanded: str
+    unknown_names: tuple[str, ...]
 
     @classmethod
-    def make(cls, question: str, history: list[Turn], lexical: LexicalIndex) -> QueryPlan:
+    def make(
+        cls, question: str, history: list[Turn], lexical: LexicalIndex, vocabulary: Vocabulary
+    ) -> QueryPlan:
         """Validate the question and list what to embed: itself, reduced, its context."""
         question = validate_question(question)
         context = context_question(question, history)
-        reduced = lexical.without_unknown_words(question)
-        texts = [question]
+        expanded = vocabulary.expand(question)
+        reduced = lexical.without_unknown_words(expanded)
+        texts = [expanded]
         if reduced is not None:
             texts.append(reduced)
         if context:
-            texts.append(context)
-        return cls(question, history, context, reduced, texts)
+            texts.append(vocabulary.expand(context))
+        names = tuple(vocabulary.unknown_names(question))
+        return cls(question, history, context, reduced, texts, expanded, names)
 
     def query(self, vectors: np.ndarray) -> Query:
         """The Query, given the vectors of `texts` in order."""
         vector = vectors[0]
         # An empty reduced question (no word the corpus knows) keeps no meaning at all.
         reduced = vectors[1] if self.reduced else None
-        search_text = self.question
+        search_text = self.expanded
         if self.context:
             # The follow-up leads; the earlier question says what it is about.
             context_vector = FOLLOW_UP_CONTEXT_WEIGHT * vectors[-1]
             vector = _unit(vector + context_vector)
             if reduced is not None:
                 reduced = _unit(reduced + context_vector)
-            search_text = f"{self.context} {self.question}"
+            search_text = f"{self.texts[-1]} {self.expanded}"
         kept_meaning = 1.0 if self.reduced is None else 0.0
         if reduced is not None:
             kept_meaning = float(reduced @ vector)
         already_said = previous_answer(self.history) if self.context else ""
-        return Query(self.question, vector, search_text, kept_meaning, already_said)
+        return Query(
+            self.question,
+            vector,
+            search_text,
+            kept_meaning,
+            already_said,
+            self.expanded,
+            self.unknown_names,
+        )
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

@@ -1,8 +1,14 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings fused by reciprocal rank.
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) scores, added.
 
 The dense stage searches chunk vectors and sentence vectors (both FAISS): a
 chunk's similarity is the better of its own vector and its best sentence, so a
 chunk that says one thing among several still matches a question on that thing.
+
+A chunk's score is its dense similarity plus `lexical_weight` times its BM25 score
+relative to the best chunk's. Adding scores, not ranks, lets one rare word the
+question shares with a single passage ("premium") count even when the embedding
+ranks that passage low; rank fusion gave such a passage no more than any other
+first-ranked BM25 hit. Chunks found by neither stage's top candidates score 0.
 """
 
 from __future__ import annotations
@@ -48,22 +54,31 @@ def search(
     k: int,
     *,
     candidates: int = 30,
-    rrf_k: int = 60,
+    lexical_weight: float = 0.5,
 ) -> list[Hit]:
     """The k best chunks for a question, best first."""
     n = len(index.data.chunks)
     if not n:
         return []
     depth = min(n, max(candidates, k))
-    dense_scores = _dense(index, query_vector, depth)
-    dense_order = sorted(dense_scores, key=lambda r: (-dense_scores[r], r))[:depth]
+    fused = _dense(index, query_vector, depth)
     lexical_all = index.lexical.scores(query_text)
-    lexical_order = [
-        int(i) for i in np.argsort(-lexical_all, kind="stable")[:depth] if lexical_all[i] > 0
-    ]
-    fused: dict[int, float] = {}
-    for ranking in (dense_order, lexical_order):
-        for rank, row in enumerate(ranking):
-            fused[row] = fused.get(row, 0.0) + 1.0 / (rrf_k + rank + 1)
+    top = float(lexical_all.max()) if n else 0.0
+    if top > 0:
+        for row in np.argsort(-lexical_all, kind="stable")[:depth].tolist():
+            if lexical_all[row] <= 0:
+                break
+            if row not in fused:
+                fused[row] = _dense_one(index, query_vector, row)
+        for row in fused:
+            fused[row] += lexical_weight * float(lexical_all[row]) / top
     best = sorted(fused, key=lambda row: (-fused[row], row))[:k]
     return [Hit(row, index.data.chunks[row], fused[row]) for row in best]
+
+
+def _dense_one(index: LoadedIndex, query_vector: np.ndarray, row: int) -> float:
+    """The dense similarity of one chunk the dense search didn't reach."""
+    padded = index.sentence_rows[row]
+    sentences = index.data.sentence_vectors[padded[padded >= 0]] @ query_vector
+    own = float(index.data.vectors[row] @ query_vector)
+    return max(own, float(sentences.max())) if len(sentences) else own

@@ -6,15 +6,26 @@ processing and one matrix product per question.
 
 from __future__ import annotations
 
+import bisect
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
 from .cleaning import LIST_MARKER
 from .lexical import terms
-from .store import IndexData
+from .store import IndexData, StoredDocument
 
 _ANAPHOR = re.compile(r"^(?:this|these|those|they|their|such|it|its|that|he|she)\b", re.I)
+
+
+@dataclass(frozen=True)
+class ListSpan:
+    """A run of two or more list items, with what announces it."""
+
+    lead: int | None  # the row of "…include:" just before the items, if there is one
+    heading: str | None  # the heading the items stand under
+    items: tuple[tuple[int, ...], ...]  # each item's sentence rows
 
 
 class SentenceTable:
@@ -25,6 +36,8 @@ class SentenceTable:
         self.texts: list[str] = [""] * n
         self.terms: list[frozenset[str]] = [frozenset()] * n
         self.refers_back = np.zeros(n, dtype=bool)  # starts "This…", "They…"
+        self.headings: list[str | None] = [None] * n
+        self.docs: list[str] = [""] * n
         for stored in data.chunks:
             doc = data.documents[stored.chunk.doc_id]
             lo, _ = stored.sentence_rows
@@ -36,8 +49,77 @@ class SentenceTable:
                 self.texts[row] = text
                 self.terms[row] = frozenset(terms(text))
                 self.refers_back[row] = bool(_ANAPHOR.match(text))
+                self.headings[row] = stored.chunk.heading
+                self.docs[row] = stored.chunk.doc_id
         self.vectors = data.sentence_vectors
         self.centered, self.mean = centered(data.sentence_vectors)
+        self.lists: list[ListSpan] = []
+        self.list_of: dict[int, int] = {}  # row of a lead-in or item → its list
+        starts = {
+            (c.chunk.doc_id, a): c.sentence_rows[0] + k
+            for c in data.chunks
+            for k, (a, _) in enumerate(c.chunk.sentences)
+        }
+        for doc in data.documents.values():
+            self._add_lists(doc, starts)
+
+    def heading_terms(self, row: int) -> frozenset[str]:
+        """The words of the heading a row stands under."""
+        heading = self.headings[row]
+        return frozenset(terms(heading)) if heading else frozenset()
+
+    def section_heading(self, row: int) -> str | None:
+        """The heading of the section this row opens; None when it doesn't open one."""
+        heading = self.headings[row]
+        if row and self.docs[row - 1] == self.docs[row] and self.headings[row - 1] == heading:
+            return None
+        return heading
+
+    def is_lead(self, row: int) -> bool:
+        """Does this row announce a list ("Key trends include:")?"""
+        number = self.list_of.get(row)
+        return number is not None and self.lists[number].lead == row
+
+    def list_at(self, row: int) -> ListSpan | None:
+        """The list this row leads into or is an item of."""
+        number = self.list_of.get(row)
+        return None if number is None else self.lists[number]
+
+    def _add_lists(self, doc: StoredDocument, starts: dict[tuple[str, int], int]) -> None:
+        """Find the document's runs of list items and the sentence leading into each."""
+        offsets = sorted(a for d, a in starts if d == doc.doc_id)
+
+        def rows_in(start: int, end: int) -> tuple[int, ...]:
+            lo, hi = bisect.bisect_left(offsets, start), bisect.bisect_left(offsets, end)
+            return tuple(starts[(doc.doc_id, a)] for a in offsets[lo:hi])
+
+        rows_of = [rows_in(b.start, b.end) for b in doc.blocks]
+        i = 0
+        while i < len(doc.blocks):
+            j = i
+            while j < len(doc.blocks) and doc.blocks[j].kind == "item" and rows_of[j]:
+                j += 1
+            if j - i >= 2:
+                self._add_list(doc, i, [rows_of[k] for k in range(i, j)], rows_of)
+            i = max(j, i + 1)
+
+    def _add_list(
+        self,
+        doc: StoredDocument,
+        first: int,
+        items: list[tuple[int, ...]],
+        rows_of: list[tuple[int, ...]],
+    ) -> None:
+        before = doc.blocks[first - 1] if first else None
+        lead = None
+        if before is not None and before.kind != "heading" and rows_of[first - 1]:
+            last = rows_of[first - 1][-1]
+            if self.texts[last].endswith(":"):
+                lead = last
+        number = len(self.lists)
+        self.lists.append(ListSpan(lead, doc.blocks[first].heading, tuple(items)))
+        for row in ([lead] if lead is not None else []) + [r for item in items for r in item]:
+            self.list_of.setdefault(row, number)
 
     def center(self, vector: np.ndarray) -> np.ndarray:
         """A question vector in the centered space of `centered`."""

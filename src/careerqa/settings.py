@@ -44,7 +44,13 @@ class Settings(BaseSettings):
 
     top_k: int = Field(5, ge=1, le=20, description="Passages retrieved per question.")
     candidates: int = Field(30, ge=5, le=500, description="Hits taken from each retriever.")
-    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    lexical_weight: float = Field(
+        0.5,
+        ge=0.0,
+        le=5.0,
+        description="Weight of the BM25 score (relative to the best chunk's) added to the "
+        "dense similarity when ranking passages.",
+    )
     abstain_threshold: float = Field(
         0.38,
         description="Least evidence score to answer; below it the answer says the articles "

@@ -72,3 +72,118 @@ def question_shape(question: str) -> str:
     if _LIST.search(ask):
         return "list"
     return "other"
+
+
+# --- what a figure question asks for, and whether a sentence gives it ---------------
+
+_NUMBER_WORD = (
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|twenty|"
+    r"a couple|a few|several|pair|trio|quartet|handful)"
+)
+_TIME_UNIT = r"(?:hours?|days?|weeks?|months?|years?|semesters?|terms?)"
+_MONEY_ASKED = re.compile(
+    r"\bhow much\b(?!\s+(?:time|experience|math|maths|work|effort))"
+    r"|\b(?:salary|salaries|tuition|cost|costs|price|fee|fees|wage|wages|income)\b",
+    re.I,
+)
+_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    # kind: (the question asks for it, a sentence gives it)
+    "hours": (
+        re.compile(r"\bhow many hours\b|\bhours? (?:a|per) (?:week|day)\b", re.I),
+        re.compile(r"\b\d+\s*(?:-|to)?\s*\d*\s*hours?\b", re.I),
+    ),
+    "money": (
+        _MONEY_ASKED,
+        re.compile(r"[$€£¥₹]\s?\d|\b\d[\d,.]*\s?(?:k|usd|dollars|euros)\b", re.I),
+    ),
+    "duration": (
+        re.compile(r"\bhow long\b|\bover what period\b|\bhow many (?:years|months|weeks)\b", re.I),
+        re.compile(
+            rf"\b(?:\d+|{_NUMBER_WORD})(?:\s*(?:-|to)\s*\d+)?\s*{_TIME_UNIT}\b"
+            rf"|\b(?:within|in|over|a few|several)\s+{_TIME_UNIT}\b|\b(?:19|20)\d\d\b",
+            re.I,
+        ),
+    ),
+    "date": (
+        re.compile(r"\bwhen (?:was|is|did|were)\b|\bwhat year\b|\bwhat date\b", re.I),
+        re.compile(r"\b(?:19|20)\d\d\b"),
+    ),
+    "count": (
+        re.compile(r"\bhow many\b", re.I),
+        re.compile(rf"\b\d+\b|\b{_NUMBER_WORD}\b", re.I),
+    ),
+}
+# Words that say which figure of a kind: entry-level or experienced pay, the average.
+QUALIFIERS = re.compile(
+    r"\b(?:entry[- ]level|junior|starting|beginners?|senior|experienced|experience|"
+    r"mid[- ]level|average|median|typical|highest|lowest|top)\b",
+    re.I,
+)
+
+
+def figure_kind(question: str) -> str | None:
+    """The kind of figure a question asks for ("money", "duration", …), or None."""
+    ask = last_question(question)
+    if _LIST.search(ask) and not re.search(r"\bhow (?:much|many|long)\b", ask, re.I):
+        return None  # "Which cities pay the most?" asks for names, not a figure
+    for kind, (asked, _) in _KINDS.items():
+        if asked.search(ask):
+            return kind
+    return None
+
+
+def gives_figure(text: str, kind: str) -> bool:
+    """Does a sentence state a figure of this kind?"""
+    return bool(_KINDS[kind][1].search(text))
+
+
+# --- what a definition defines; what a comparison compares ---------------------------
+
+_COMPARED = re.compile(
+    r"^(?:(?:for|in|as|when)\b[^,:]*[,:]\s*)?(?:(?:what|which)\b[^:]*?:\s*|"
+    r"(?:should i|do i|is it better to|would you)\s+(?:\w+\s+){0,2}?)?"
+    r"(?P<a>[\w' .+#-]{2,60}?)\s+(?:or|vs\.?|versus|compared (?:to|with))\s+"
+    r"(?P<b>[\w' .+#-]{1,60}?)\s*(?:[:?,]|$)",
+    re.I,
+)
+_DIFFER = re.compile(
+    r"\b(?:how (?:does|do|is|are)\s+)(?P<a>[\w' .+#-]{2,60}?)\s+(?:differ|different)\s+from\s+"
+    r"(?P<b>[\w' .+#-]{2,60}?)\s*[?.]?$"
+    r"|\bdifference between\s+(?P<c>[\w' .+#-]{2,60}?)\s+and\s+(?P<d>[\w' .+#-]{2,60}?)\s*[?.]?$",
+    re.I,
+)
+
+
+def definition_term(question: str) -> str | None:
+    """What a "What is X?" question asks to define."""
+    found = _DEFINITION.search(last_question(question))
+    term = found.group("term") if found else None
+    return term.strip() if term and len(term.split()) <= 4 else None
+
+
+def compared(question: str) -> tuple[str, str] | None:
+    """The two things a comparison question weighs against each other."""
+    ask = last_question(question)
+    found = _DIFFER.search(ask)
+    if found:
+        a, b = (found.group("a"), found.group("b")) if found.group("a") else found.group("c", "d")
+        return a.strip(), b.strip()
+    found = _COMPARED.search(ask)
+    return (found.group("a").strip(), found.group("b").strip()) if found else None
+
+
+_LIST_NOUN = re.compile(
+    r"^\s*(?:which|what)\s+(?:(?:kinds?|types?|sorts?) of\s+)?(?:\w+\s+){0,2}(?P<a>\w{3,}s)\b"
+    r"|\bwhat are (?:some|the)\s+(?:\w+\s+){0,2}(?P<b>\w{3,}s)\b"
+    r"|\bname (?:the|some)\s+(?:\w+\s+){0,3}(?P<c>\w{3,}s)\b",
+    re.I,
+)
+
+
+def list_noun(question: str) -> str | None:
+    """The things a list question asks for: "industries" in "Which industries use ML?"."""
+    found = _LIST_NOUN.search(last_question(question))
+    if not found:
+        return None
+    noun = found.group("a") or found.group("b") or found.group("c")
+    return None if noun.lower() in {"does", "was", "has", "is", "this", "its"} else noun

@@ -1,0 +1,216 @@
+"""Answer shapes: which units make the answer, given what the question asks for.
+
+The units (units.py) come ranked by how well they match the question. Every unit
+close to the best one is a fair answer; the question's shape (shapes.py) picks among
+them: a list question gets the sentence that announces a list, with its items; a
+definition the sentence that defines the term; a figure question the sentence that
+states a figure of the asked kind (and none at all when no close unit states one);
+a comparison a sentence on each side.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .lexical import terms
+from .sentences import ListSpan, SentenceTable
+from .shapes import QUALIFIERS, compared, definition_term, figure_kind, gives_figure, list_noun
+from .units import Unit
+
+# Units this much below the best still answer the question; the shape picks among them.
+CLOSE = 0.12
+# A definition or the other side of a comparison may come from a little further down.
+FURTHER = 0.25
+# Units nearly as similar to each other as this say the same thing.
+DUPLICATE = 0.9
+# A list item labelled with what the question names is its answer from further down still.
+NAMED = 0.35
+MAX_ITEMS = 8
+_LABEL = re.compile(r"^([^:]{2,50}):\s")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One piece of an answer: sentence rows, a list's items, a heading naming the term."""
+
+    rows: tuple[int, ...]
+    items: tuple[tuple[int, ...], ...] = ()
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Shaped:
+    """The parts of an answer, or why there is none."""
+
+    parts: list[Part]
+    missing: str | None = None  # what the passages lack, when they can't answer
+
+
+def shape_answer(
+    question: str, expanded: str, units: list[Unit], table: SentenceTable, max_sentences: int
+) -> Shaped:
+    """The parts that answer `question` (its abbreviations written out in `expanded`)."""
+    kind = figure_kind(question)
+    if kind:
+        return _figure(question, kind, units, table, max_sentences)
+    sides = compared(expanded)
+    if sides:
+        return Shaped(_comparison(sides, units, table, max_sentences))
+    term = definition_term(expanded)
+    first = (
+        (_defining(term, units, table) if term else None)
+        or _named_item(expanded, units, table)
+        or _list_of(list_noun(expanded), units, table)
+        or _list_first(units, table)
+    )
+    return Shaped(_with_more(first, units, table, max_sentences))
+
+
+def _close(units: list[Unit], margin: float) -> list[Unit]:
+    return [u for u in units if u.score >= units[0].score - margin]
+
+
+def _part(unit: Unit, table: SentenceTable, label: str | None = None) -> Part:
+    span = table.list_at(unit.rows[-1]) if unit.lead else None
+    items = span.items[:MAX_ITEMS] if span else ()
+    return Part(unit.rows, items, label)
+
+
+def _named_item(question: str, units: list[Unit], table: SentenceTable) -> Part | None:
+    """A list item labelled with what the question names ("Statistics: …" for statistics)."""
+    wanted = set(terms(question))
+    for unit in _close(units, NAMED):
+        label = _LABEL.match(table.texts[unit.rows[0]])
+        named = set(terms(label.group(1))) if label else set()
+        if named and named <= wanted and table.list_at(unit.rows[0]) is not None:
+            return _part(unit, table)
+    return None
+
+
+def _list_of(noun: str | None, units: list[Unit], table: SentenceTable) -> Part | None:
+    """The list whose lead-in or heading names the things asked for ("Which industries…")."""
+    if not noun:
+        return None
+    wanted = set(terms(noun))
+    for unit in _close(units, FURTHER):
+        span = table.list_at(unit.rows[0])
+        if span is None or len(span.items) < 3:
+            continue
+        said = (table.texts[span.lead] if span.lead is not None else "") + f" {span.heading}"
+        if wanted <= set(terms(said)):
+            return _whole_list(span)
+    return None
+
+
+def _whole_list(span: ListSpan) -> Part:
+    """A list as one part: its lead-in and items, or its heading, first item and the rest."""
+    if span.lead is not None:
+        return Part((span.lead,), span.items[:MAX_ITEMS])
+    return Part(span.items[0], span.items[1:MAX_ITEMS], label=span.heading)
+
+
+def _list_first(units: list[Unit], table: SentenceTable) -> Part:
+    """The best unit, or the list a close unit announces: lists name what was asked for."""
+    for unit in _close(units, CLOSE):
+        if unit.lead:
+            return _part(unit, table)
+    return _part(units[0], table)
+
+
+def _with_more(first: Part, units: list[Unit], table: SentenceTable, limit: int) -> list[Part]:
+    """The first part, then close units that say something new, up to `limit` sentences."""
+    parts = [first]
+    if first.items:
+        return parts  # a list is an answer of its own
+    used = len(first.rows)
+    chosen = [u for u in units if u.rows == first.rows]
+    for unit in _close(units, CLOSE + 0.03):
+        if used >= limit:
+            break
+        if unit.lead or unit.rows == first.rows or used + len(unit.rows) > limit:
+            continue
+        if _says_something_new(unit, chosen, parts, table):
+            chosen.append(unit)
+            parts.append(_part(unit, table))
+            used += len(unit.rows)
+    return parts
+
+
+def _says_something_new(
+    unit: Unit, chosen: list[Unit], parts: list[Part], table: SentenceTable
+) -> bool:
+    if any(float(unit.vector @ c.vector) >= DUPLICATE for c in chosen):
+        return False
+    said = " ".join(table.texts[r] for p in parts for r in p.rows + sum(p.items, ())).lower()
+    return not all(table.texts[r].lower() in said for r in unit.rows)
+
+
+def _figure(
+    question: str, kind: str, units: list[Unit], table: SentenceTable, limit: int
+) -> Shaped:
+    """The close units that state a figure of the asked kind, the asked qualifier first."""
+    giving = [
+        u for u in _close(units, FURTHER) if any(gives_figure(table.texts[r], kind) for r in u.rows)
+    ]
+    if not giving:
+        return Shaped([], missing=f"no passage close to the question states a {kind} figure")
+    wanted = {_stem(q) for q in QUALIFIERS.findall(question)}
+    # The asked qualifier first ("experienced"), then what shares most of the question's words.
+    asked = set(terms(question))
+    giving.sort(
+        key=lambda u: (
+            not wanted & {_stem(q) for q in _qualifiers(u, table)},
+            -len(asked & _words(u, table)),
+        )
+    )
+    return Shaped(_with_more(_part(giving[0], table), giving, table, min(limit, 2)))
+
+
+def _words(unit: Unit, table: SentenceTable) -> set[str]:
+    """The words of a unit's own sentences (not its heading)."""
+    return set().union(*(table.terms[r] for r in unit.rows))
+
+
+def _qualifiers(unit: Unit, table: SentenceTable) -> list[str]:
+    return QUALIFIERS.findall(" ".join(table.texts[r] for r in unit.rows))
+
+
+def _stem(word: str) -> str:
+    return "".join(terms(word.replace("-", " "))) or word.lower()
+
+
+def _defining(term: str, units: list[Unit], table: SentenceTable) -> Part | None:
+    """The close unit that defines `term`: "X is…", "X (Y): …", or the first line under X."""
+    pattern = re.compile(
+        rf"^(?:an?\s+|the\s+)?{re.escape(term)}s?\b(?:\s*\([^)]*\))?\s*"
+        r"(?::|,|-|–|—|\b(?:is|are|refers|means|involves|describes|enables|uses)\b)",
+        re.I,
+    )
+    wanted = " ".join(terms(term))
+    for unit in units:
+        if pattern.match(table.texts[unit.rows[0]]):
+            return _part(unit, table)
+        heading = table.section_heading(unit.rows[0])
+        if heading and " ".join(terms(re.sub(r"\([^)]*\)", "", heading))) == wanted:
+            return _part(unit, table, label=heading)
+    return None
+
+
+def _comparison(
+    sides: tuple[str, str], units: list[Unit], table: SentenceTable, limit: int
+) -> list[Part]:
+    """The best unit, and the best one on the side it leaves out."""
+    a, b = (set(terms(side)) for side in sides)
+    a, b = (a - b) or a, (b - a) or b
+    first = units[0]
+    words = _words(first, table)
+    missing = b if words & a and not words & b else a if words & b and not words & a else None
+    parts = [_part(first, table)]
+    if missing is None:
+        return _with_more(parts[0], units, table, limit)
+    for unit in _close(units, FURTHER)[1:]:
+        if _words(unit, table) & missing and _says_something_new(unit, [first], parts, table):
+            parts.append(_part(unit, table))
+            break
+    return parts

@@ -1,0 +1,107 @@
+"""What the corpus' own words say about a question's words: abbreviations and names.
+
+Abbreviations are learnt from the articles, never listed by hand: a long form
+followed by its letters in brackets ("Bureau of Labor Statistics (BLS)"), or, for
+an abbreviation no article spells out, the phrase the articles use most often
+whose initials it is ("CS": "computer science").
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from .lexical import LexicalIndex, terms
+
+_DEFINED = re.compile(r"((?:[A-Za-z][\w'’-]*\s+){1,6})\(([A-Z][A-Za-z]{1,5})\)")
+_SKIPPABLE = frozenset({"of", "and", "for", "the", "in", "on", "to", "&"})
+_PHRASE = re.compile(r"[A-Za-z][a-z'’-]+(?:\s+[A-Za-z][a-z'’-]+){1,3}")
+# An abbreviation in a question: capitals (and the odd small letter: "PhD", "MSc").
+_ABBREVIATION = re.compile(r"\b(?=\w*[A-Z]\w*[A-Z])[A-Z][A-Za-z]{1,4}s?\b")
+_NAME = re.compile(r"[A-Z][\w'’-]*")
+_PRONOUNS = frozenset({"I", "I'm", "I’m", "I've", "I’ve", "I'd", "I’d", "I'll", "I’ll"})
+_LEAST_USES = 3  # a phrase used fewer times is no evidence of what initials stand for
+
+
+def _letters(abbreviation: str) -> str:
+    """ "CNNs" → "cnn": the letters an abbreviation's long form starts its words with."""
+    if len(abbreviation) > 2 and abbreviation.endswith("s") and abbreviation[:-1].isupper():
+        abbreviation = abbreviation[:-1]
+    return abbreviation.lower()
+
+
+def _long_form(words: list[str], letters: str) -> str | None:
+    """The last words before "(ABC)" whose initials are A, B, C (skipping "of", "and")."""
+    picked: list[str] = []
+    want = list(letters)
+    for word in reversed(words):
+        if not want:
+            break
+        if word.lower() == want[-1] or word[0].lower() == want[-1]:
+            picked.append(word)
+            want.pop()
+        elif word.lower() in _SKIPPABLE and picked:
+            picked.append(word)
+        else:
+            return None
+    return " ".join(reversed(picked)) if not want else None
+
+
+class Vocabulary:
+    """Abbreviations the corpus defines or implies, and the words it knows."""
+
+    def __init__(self, texts: list[str], lexical: LexicalIndex):
+        self._lexical = lexical
+        self.abbreviations: dict[str, str] = {}
+        phrases: Counter[str] = Counter()
+        for text in texts:
+            for found in _DEFINED.finditer(text):
+                long = _long_form(found.group(1).split(), _letters(found.group(2)))
+                if long:
+                    self.abbreviations.setdefault(_letters(found.group(2)), long.lower())
+            for found in _PHRASE.finditer(text):
+                words = found.group().lower().split()
+                for n in (2, 3):
+                    for i in range(len(words) - n + 1):
+                        phrases[" ".join(words[i : i + n])] += 1
+        self._by_initials: dict[str, str] = {}
+        for phrase, uses in phrases.most_common():
+            words = phrase.split()
+            if uses < _LEAST_USES or any(w in _SKIPPABLE for w in words):
+                continue
+            self._by_initials.setdefault("".join(w[0] for w in words), phrase)
+
+    def long_form(self, abbreviation: str) -> str | None:
+        """What an abbreviation stands for in these articles, if they say or imply it."""
+        letters = _letters(abbreviation)
+        return self.abbreviations.get(letters) or self._by_initials.get(letters)
+
+    def expand(self, question: str) -> str:
+        """The question with each abbreviation the articles explain written out."""
+
+        def written_out(found: re.Match[str]) -> str:
+            long = self.long_form(found.group())
+            return f"{long} ({found.group()})" if long else found.group()
+
+        return _ABBREVIATION.sub(written_out, question)
+
+    def unknown_names(self, question: str) -> list[str]:
+        """Names in the question (capitalised mid-sentence) that no article uses.
+
+        A question about a city, company or book the articles never mention can't be
+        answered from them. Title-case questions capitalise every word, so no word
+        stands out as a name there.
+        """
+        words = question.split()
+        if sum(w[:1].isupper() for w in words) > 0.6 * len(words):
+            return []
+        unknown = []
+        for before, word in zip(["."] + words, words, strict=False):
+            name = word.strip("\"'“”‘’(),;:?!.")
+            if before.endswith((".", "!", "?", ":")) or not _NAME.fullmatch(name):
+                continue  # a sentence's first word is capitalised whatever it is
+            if name in _PRONOUNS or self.long_form(name):
+                continue
+            if not all(self._lexical.knows(t) for t in terms(name)):
+                unknown.append(name)
+        return unknown
