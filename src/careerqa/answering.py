@@ -113,6 +113,8 @@ def compose(
     citer = _Citer(hits, index)
     lists = any(part.items for part in shaped.parts)
     text = ("\n" if lists else " ").join(_render(part, index, citer) for part in shaped.parts)
+    if shaped.lead:
+        text = f"{shaped.lead} {text}"
     return Composed(text, True, score, citer.hits)
 
 

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 
 from .lexical import terms
 from .sentences import ListSpan, SentenceTable
-from .shapes import QUALIFIERS, compared, definition_term, figure_kind, gives_figure, list_noun
+from .shapes import (
+    QUALIFIERS,
+    compared,
+    definition_term,
+    figure_kind,
+    gives_figure,
+    list_noun,
+    question_shape,
+)
 from .units import Unit
 
 # Units this much below the best still answer the question; the shape picks among them.
@@ -45,6 +53,7 @@ class Shaped:
 
     parts: list[Part]
     missing: str | None = None  # what the passages lack, when they can't answer
+    lead: str | None = None  # "Yes." / "No." / "Not necessarily." before a yes/no answer
 
 
 def shape_answer(
@@ -57,6 +66,9 @@ def shape_answer(
     sides = compared(expanded)
     if sides:
         return Shaped(_comparison(sides, units, table, max_sentences))
+    if question_shape(question) == "yes/no":
+        parts = _with_more(_list_first(units, table), units, table, max_sentences)
+        return Shaped(parts, lead=yes_or_no(question, units[0], table))
     term = definition_term(expanded)
     first = (
         (_defining(term, units, table) if term else None)
@@ -214,3 +226,39 @@ def _comparison(
             parts.append(_part(unit, table))
             break
     return parts
+
+
+_HEDGE = re.compile(
+    r"\bnot (?:always|necessarily|strictly|an absolute|a strict|required|mandatory|essential)\b"
+    r"|\bisn[’']t (?:always|necessarily|required|mandatory)\b"
+    r"|\bwithout a (?:traditional )?degree\b",
+    re.I,
+)
+_NEGATION = re.compile(r"\b(?:not|never|no longer|cannot)\b|n[’']t\b", re.I)
+_DIRECT = re.compile(r"^(yes|no)\b", re.I)
+# A question that asks whether something hurts ("Will that hold me back?") turns a
+# supportive passage into a "no"; these are left without a lead rather than guessed.
+_ADVERSE = re.compile(
+    r"\b(?:hold\w* (?:me |you |us |them )?back|hurt|harm|prevent|stop|too late|too old)\b", re.I
+)
+# How well the best passage must match before it is read as a plain "yes".
+YES_SIMILARITY = 0.55
+
+
+def yes_or_no(question: str, best: Unit, table: SentenceTable) -> str | None:
+    """A direct lead for a yes/no question when the best passage gives one, else None."""
+    text = " ".join(table.texts[r] for r in best.rows)
+    direct = _DIRECT.match(text)
+    if direct:
+        return None  # the passage itself starts with it
+    if _HEDGE.search(text):
+        return "Not necessarily."
+    asked = set(terms(question))
+    negated = _NEGATION.search(text)
+    if negated and asked & set(terms(text[negated.end() : negated.end() + 40])):
+        return "No."
+    if negated or _ADVERSE.search(question) or best.similarity < YES_SIMILARITY:
+        return None
+    # A plain "yes" only when the passage says what was asked, nearly word for word.
+    said = set(terms(text)) | table.heading_terms(best.rows[0])
+    return "Yes." if len(asked - said) <= 1 else None
