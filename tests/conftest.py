@@ -35,7 +35,6 @@ CITATION_FIELDS = {
     "url",
 }
 REPO = Path(__file__).parent.parent
-SHARED_EVAL = REPO.parent / "shared" / "eval" / "dev.jsonl"
 
 
 def cli_env(settings: Settings, **extra: str) -> dict[str, str]:

@@ -37,6 +37,7 @@ def server(tmp_path_factory, real_embedder):
 
     root = tmp_path_factory.mktemp("browser")
     shutil.copytree(DATA / "corpus", root / "corpus")
+    shutil.copy(DATA / "analyst" / "becoming-a-data-analyst.md", root / "corpus")
     settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index")
     with LiveServer(create_app(settings, real_embedder)) as live:
         yield live
@@ -94,6 +95,17 @@ def test_question_gets_a_cited_answer_that_opens_the_highlighted_source(page, se
         " return r.top >= 0 && r.bottom <= window.innerHeight; }"
     )
     assert in_view
+
+
+def test_a_list_answer_is_shown_as_a_list_with_a_citation_per_item(page):
+    _ask(page, "Which tools do data analysts use?")
+    answer = page.locator(".bubble.assistant").last
+    items = answer.locator("ul.answer-list > li")
+    assert items.count() == 4
+    assert items.first.inner_text().startswith("Excel: Still the most common tool")
+    for i in range(items.count()):
+        assert items.nth(i).locator(".cite-marker").count() == 1
+    assert "- Excel" not in answer.inner_text()  # the line marker became the bullet
 
 
 def test_markup_in_a_question_is_shown_as_text(page):

@@ -99,7 +99,9 @@ def compose(
     units = candidate_units(hits, index, query)
     if not units or query.unknown_names:
         return Composed(NOT_COVERED, False, 0.0)
-    score = evidence(units[0].similarity, query.kept_meaning)
+    # A passage matches through its heading too ("Data Cleaning" over a bare item list).
+    passage = max(float(index.data.vectors[hit.row] @ query.vector) for hit in hits)
+    score = evidence(max(units[0].similarity, passage), query.kept_meaning)
     if query.already_said:
         # A follow-up wants something new: skip what the last reply already said.
         said = " ".join(query.already_said.split())

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
         "dense similarity when ranking passages.",
     )
     abstain_threshold: float = Field(
-        0.38,
+        0.32,
         description="Least evidence score to answer; below it the answer says the articles "
         "don't cover the question (see README, 'Abstention').",
     )

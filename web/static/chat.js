@@ -58,32 +58,49 @@
     return wrap;
   }
 
+  function appendCited(node, text, byNumber, cited) {
+    text.split(/\[(\d+)\]/).forEach((piece, i) => {
+      if (i % 2 === 0) {
+        node.appendChild(document.createTextNode(piece));
+        return;
+      }
+      const citation = byNumber.get(Number(piece));
+      cited.add(Number(piece));
+      node.appendChild(citation ? citationMarker(citation) : document.createTextNode("[" + piece + "]"));
+    });
+  }
+
   function renderAnswer(bubble, data) {
     bubble.replaceChildren();
     bubble.classList.remove("pending");
     bubble.removeAttribute("aria-busy");
-    const body = el("p", "answer-text");
     if (!data.answered) {
       bubble.classList.add("declined");
-      body.textContent = data.answer;
-      bubble.appendChild(body);
+      bubble.appendChild(el("p", "answer-text", data.answer));
       return;
     }
+    // The answer is plain text: sentences, and a list's items as lines "- item [n]".
+    // Lines become paragraphs and list items; nothing in it is read as HTML.
     const byNumber = new Map(data.citations.map((c) => [c.n, c]));
-    const pieces = data.answer.split(/\[(\d+)\]/);
-    pieces.forEach((piece, i) => {
-      if (i % 2 === 0) {
-        body.appendChild(document.createTextNode(piece));
-      } else {
-        const citation = byNumber.get(Number(piece));
-        body.appendChild(citation ? citationMarker(citation) : document.createTextNode("[" + piece + "]"));
+    const cited = new Set();
+    const body = el("div", "answer-text");
+    let list = null;
+    data.answer.split("\n").forEach((line) => {
+      const item = line.startsWith("- ");
+      if (item && !list) {
+        list = el("ul", "answer-list");
+        body.appendChild(list);
+      } else if (!item) {
+        list = null;
       }
+      const node = el(item ? "li" : "p");
+      appendCited(node, item ? line.slice(2) : line, byNumber, cited);
+      (item ? list : body).appendChild(node);
     });
     bubble.appendChild(body);
     bubble.addEventListener("mouseleave", () => {
       bubble.querySelectorAll(".cite.open").forEach((c) => c.classList.remove("open"));
     });
-    const cited = new Set(pieces.filter((_, i) => i % 2 === 1).map(Number));
     const sources = el("ol", "sources");
     data.citations
       .filter((c) => cited.has(c.n))

@@ -1,0 +1,172 @@
+"""Answer shapes, abbreviations, names and writers' notes, on an article written for the tests.
+
+tests/data/analyst is about data analysts, not machine learning engineers: every
+rule here has to work on text other than the shipped corpus.
+"""
+
+import re
+
+import pytest
+
+from careerqa.answering import NOT_COVERED, _without_connective
+from careerqa.assistant import Assistant
+from careerqa.cleaning import without_notes
+from careerqa.ingest import ingest
+from careerqa.lexical import LexicalIndex
+from careerqa.settings import Settings
+from careerqa.shapes import compared, definition_term, figure_kind, gives_figure, list_noun
+from careerqa.vocabulary import Vocabulary
+
+from .conftest import DATA
+
+ANALYST = DATA / "analyst"
+
+
+@pytest.fixture(scope="module")
+def analyst(tmp_path_factory, real_embedder) -> Assistant:
+    settings = Settings(corpus_dir=ANALYST, index_dir=tmp_path_factory.mktemp("index"))
+    return Assistant.from_data(settings, real_embedder, ingest(settings, real_embedder).data)
+
+
+def _cited_lines(answer) -> list[tuple[str, str]]:
+    """(line text, text of the passage its [n] cites) for every line of an answer."""
+    out = []
+    for line in answer.answer.splitlines():
+        found = re.search(r"(.*) \[(\d+)\]$", line)
+        assert found, f"uncited line: {line!r}"
+        out.append((found.group(1), answer.citations[int(found.group(2)) - 1].text))
+    return out
+
+
+def test_a_list_question_names_every_item_on_its_own_cited_line(analyst):
+    answer = analyst.ask_sync("Which tools do data analysts use?")
+    assert answer.answered
+    lines = _cited_lines(answer)
+    assert lines[0][0].endswith("tools:")
+    items = [text for text, _ in lines[1:]]
+    assert [i.split(":")[0] for i in items] == ["- Excel", "- SQL", "- Tableau", "- Python"]
+    for text, passage in lines[1:]:
+        assert text.removeprefix("- ") in passage  # copied from the passage it cites
+
+
+def test_a_definition_comes_from_the_section_the_term_heads(analyst):
+    answer = analyst.ask_sync("What is data cleaning?")
+    assert answer.answer.startswith("Data Cleaning: Fixing missing values, duplicate rows")
+
+
+def test_a_figure_question_gets_the_figure_of_the_asked_qualifier(analyst):
+    entry = analyst.ask_sync("How much do entry-level data analysts earn?")
+    assert "$55,000 and $65,000" in entry.answer.split("[")[0]
+    senior = analyst.ask_sync("What salary do senior data analysts make?")
+    assert "$90,000 to $110,000" in senior.answer.split("[")[0]
+    duration = analyst.ask_sync("How long does a certificate program take?")
+    assert "three to six months" in duration.answer
+
+
+def test_a_figure_no_passage_states_is_declined(analyst):
+    answer = analyst.ask_sync("How much does a certificate program cost?")
+    assert not answer.answered and answer.answer == NOT_COVERED and answer.citations == []
+
+
+def test_a_place_the_articles_never_name_is_declined(analyst):
+    answer = analyst.ask_sync("How much do data analysts earn in Lisbon?")
+    assert not answer.answered and answer.evidence == 0.0
+
+
+def test_yes_no_questions_get_a_direct_lead_when_the_passage_gives_one(analyst):
+    answer = analyst.ask_sync("Do I need a degree to become a data analyst?")
+    assert answer.answer.startswith("Not necessarily. A degree is not always required")
+
+
+def test_an_answer_never_opens_with_a_dangling_connective(analyst):
+    answer = analyst.ask_sync("What do employers look for in a data analyst?")
+    assert answer.answered
+    assert not answer.answer.lower().startswith("however")
+    assert _without_connective("However, employers look for skill.") == "Employers look for skill."
+    assert _without_connective("However the data says") == "However the data says"
+
+
+def test_writers_notes_are_gone_from_the_cleaned_text_but_their_content_stays(analyst):
+    text = next(iter(analyst.data.documents.values())).text
+    for note in ("Clarify how", "Encourage readers", "Highlight the benefits"):
+        assert note not in text
+    assert "Role vs. Related Careers: Data scientists build predictive models" in text
+    assert "Certificate Programs: Finish a certificate program in six months" in text
+    assert "Study Tips: The benefits of studying with peers" in text
+
+
+@pytest.mark.parametrize(
+    "line,kept",
+    [
+        ("Tips: Explain that notes help.", "Tips: Notes help."),
+        ("- Tips: Mention popular tools like Excel.", "- Tips: Popular tools like Excel."),
+        ("Tips: Describe how analysts work.", ""),
+        ("Study with peers. Emphasize the importance of practice.", None),
+        (
+            "Explain results to managers in plain words.",
+            "Explain results to managers in plain words.",
+        ),
+        ("Analysts explain results to managers.", "Analysts explain results to managers."),
+    ],
+)
+def test_writer_note_rules(line, kept):
+    if kept is None:
+        assert without_notes(line) == "Study with peers. The importance of practice."
+    else:
+        assert without_notes(line) == kept
+
+
+def test_abbreviations_are_learnt_from_the_articles():
+    texts = [
+        "Analysts use Business Intelligence (BI) dashboards.",
+        "Data analysts write reports. Data analysts present them. Data analysts use SQL.",
+    ]
+    vocabulary = Vocabulary(texts, LexicalIndex(texts))
+    assert vocabulary.long_form("BI") == "business intelligence"
+    assert vocabulary.long_form("DA") == "data analysts"  # the phrase used most, initials D A
+    assert vocabulary.long_form("XYZ") is None
+    assert vocabulary.expand("Which BI tools?") == "Which business intelligence (BI) tools?"
+
+
+def test_unknown_names_are_capitalised_words_no_article_uses():
+    texts = ["Analysts in Chicago use SQL and Excel."]
+    vocabulary = Vocabulary(texts, LexicalIndex(texts))
+    assert vocabulary.unknown_names("Do analysts in Lisbon use Excel?") == ["Lisbon"]
+    assert vocabulary.unknown_names("Do analysts in Chicago use Excel?") == []
+    assert vocabulary.unknown_names("Lisbon analysts: do they use SQL?") == []  # first word
+    assert vocabulary.unknown_names("How Do Analysts In Lisbon Use Excel?") == []  # title case
+
+
+@pytest.mark.parametrize(
+    "question,kind",
+    [
+        ("How much do analysts earn?", "money"),
+        ("What is the tuition for the course?", "money"),
+        ("How long does the course take?", "duration"),
+        ("How many hours a week do analysts work?", "hours"),
+        ("When was the article updated?", "date"),
+        ("How many tools are there?", "count"),
+        ("Which cities pay analysts the most?", None),  # names, not a figure
+        ("What does analyst pay depend on?", None),
+    ],
+)
+def test_figure_kinds(question, kind):
+    assert figure_kind(question) == kind
+
+
+def test_figures_in_sentences():
+    assert gives_figure("They earn $55,000 a year.", "money")
+    assert not gives_figure("They earn a competitive salary.", "money")
+    assert gives_figure("It takes three to six months.", "duration")
+    assert gives_figure("Courses finish within months.", "duration")
+    assert not gives_figure("It takes dedication.", "duration")
+
+
+def test_question_parts():
+    assert list_noun("Which tools do data analysts use?") == "tools"
+    assert list_noun("Which statistics concepts matter?") == "concepts"
+    assert list_noun("What are the key duties of an analyst?") == "duties"
+    assert definition_term("What is data cleaning?") == "data cleaning"
+    assert definition_term("What does business intelligence mean?") == "business intelligence"
+    assert compared("Excel or Python: which should I learn first?") == ("Excel", "Python")
+    assert compared("How does an analyst differ from a scientist?") == ("an analyst", "a scientist")
