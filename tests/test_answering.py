@@ -91,8 +91,8 @@ FLOORS = {
     },
     "dev2.jsonl": {
         "hit@3": 0.81,
-        "answer_accuracy": 0.72,
-        "citation_accuracy": 0.77,
+        "answer_accuracy": 0.74,
+        "citation_accuracy": 0.79,
         "abstain_accuracy": 0.91,
         "false_abstain_rate": 0.07,
     },

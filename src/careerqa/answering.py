@@ -146,7 +146,7 @@ def _render(part: Part, index: LoadedIndex, citer: _Citer) -> str:
     if part.label:
         sentences[0] = f"{part.label}: {sentences[0]}"
     line = " ".join(sentences) + f" [{citer.number(part.rows[0])}]"
-    items = [f"- {_sentence(texts[item[0]])} [{citer.number(item[0])}]" for item in part.items]
+    items = [f"- {texts[item[0]].rstrip()} [{citer.number(item[0])}]" for item in part.items]
     return "\n".join([line, *items])
 
 

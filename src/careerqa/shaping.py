@@ -219,7 +219,7 @@ def _comparison(
     words = _words(first, table)
     missing = b if words & a and not words & b else a if words & b and not words & a else None
     parts = [_part(first, table)]
-    if missing is None:
+    if not missing:  # both sides covered, or a side with no word to look for ("R")
         return _with_more(parts[0], units, table, limit)
     for unit in _close(units, FURTHER)[1:]:
         if _words(unit, table) & missing and _says_something_new(unit, [first], parts, table):
