@@ -81,7 +81,7 @@ class Vocabulary:
 
         def written_out(found: re.Match[str]) -> str:
             long = self.long_form(found.group())
-            return f"{long} ({found.group()})" if long else found.group()
+            return long if long else found.group()
 
         return _ABBREVIATION.sub(written_out, question)
 
