@@ -13,7 +13,8 @@ from typing import Protocol
 
 _MD_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$")
 # A list item's marker: a bullet, or a number with "." or ")".
-LIST_MARKER = re.compile(r"^(?:[-*•·‣◦▪●–]|\d{1,2}[.)])\s+")
+_MARKER = r"(?:[-*•·‣◦▪●–]|\d{1,2}[.)])\s+"
+LIST_MARKER = re.compile(rf"^{_MARKER}")
 _NAVIGATION = re.compile(
     r"^(?:read(?:\s+(?:also|more|next|this))?|also\s+read|see\s+also|related(?:\s+\w+)?|"
     r"popular\s+posts?|recent\s+posts?|recommended(?:\s+\w+)?|you\s+may\s+also\s+like|"
@@ -67,7 +68,7 @@ _NOTE_SENTENCE = re.compile(
 )
 _TOPIC_ONLY = re.compile(r"^(?:how|why|what|whether|when|where)\b", re.I)
 _LINE_LABEL = re.compile(
-    r"^((?:[-*•·‣◦▪●–]\s+|\d{1,2}[.)]\s+)?(?:(?:[^:.!?]|\b(?:vs|etc|approx|no|st)\.){1,60}:\s+)?)",
+    rf"^((?:{_MARKER})?(?:(?:[^:.!?]|\b(?:vs|etc|approx|no|st)\.){{1,60}}:\s+)?)",
     re.I,
 )
 _IN_LINE_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")

@@ -39,12 +39,18 @@ def _dense(index: LoadedIndex, query_vector: np.ndarray, depth: int) -> dict[int
     candidates = {int(i) for i in chunk_ids[0] if i >= 0}
     for s in sentence_ids[0]:
         candidates.update(index.chunks_of_sentence.get(int(s), ()))
-    rows = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
-    padded = index.sentence_rows[rows]
+    return _similarities(index, query_vector, candidates)
+
+
+def _similarities(index: LoadedIndex, query_vector: np.ndarray, rows: set[int]) -> dict[int, float]:
+    """Each chunk row's dense similarity: the better of its own vector and its best sentence."""
+    data = index.data
+    found = np.fromiter(rows, dtype=np.int64, count=len(rows))
+    padded = index.sentence_rows[found]
     sentence_sims = data.sentence_vectors[np.maximum(padded, 0)] @ query_vector
     best_sentence = np.where(padded >= 0, sentence_sims, -1.0).max(axis=1)
-    scores = np.maximum(data.vectors[rows] @ query_vector, best_sentence)
-    return dict(zip(rows.tolist(), scores.tolist(), strict=True))
+    scores = np.maximum(data.vectors[found] @ query_vector, best_sentence)
+    return dict(zip(found.tolist(), scores.tolist(), strict=True))
 
 
 def search(
@@ -63,22 +69,12 @@ def search(
     depth = min(n, max(candidates, k))
     fused = _dense(index, query_vector, depth)
     lexical_all = index.lexical.scores(query_text)
-    top = float(lexical_all.max()) if n else 0.0
+    top = float(lexical_all.max())
     if top > 0:
-        for row in np.argsort(-lexical_all, kind="stable")[:depth].tolist():
-            if lexical_all[row] <= 0:
-                break
-            if row not in fused:
-                fused[row] = _dense_one(index, query_vector, row)
+        order = np.argsort(-lexical_all, kind="stable")[:depth].tolist()
+        unreached = {row for row in order if lexical_all[row] > 0 and row not in fused}
+        fused.update(_similarities(index, query_vector, unreached))
         for row in fused:
             fused[row] += lexical_weight * float(lexical_all[row]) / top
     best = sorted(fused, key=lambda row: (-fused[row], row))[:k]
     return [Hit(row, index.data.chunks[row], fused[row]) for row in best]
-
-
-def _dense_one(index: LoadedIndex, query_vector: np.ndarray, row: int) -> float:
-    """The dense similarity of one chunk the dense search didn't reach."""
-    padded = index.sentence_rows[row]
-    sentences = index.data.sentence_vectors[padded[padded >= 0]] @ query_vector
-    own = float(index.data.vectors[row] @ query_vector)
-    return max(own, float(sentences.max())) if len(sentences) else own

@@ -38,11 +38,14 @@ class SentenceTable:
         self.refers_back = np.zeros(n, dtype=bool)  # starts "This…", "They…"
         self.headings: list[str | None] = [None] * n
         self.docs: list[str] = [""] * n
+        # Each document's sentence rows by where they start in its text.
+        starts: dict[str, dict[int, int]] = {doc_id: {} for doc_id in data.documents}
         for stored in data.chunks:
             doc = data.documents[stored.chunk.doc_id]
             lo, _ = stored.sentence_rows
             for k, (a, b) in enumerate(stored.chunk.sentences):
                 row = lo + k
+                starts[doc.doc_id][a] = row
                 if self.texts[row]:
                     continue  # shared with the neighbouring chunk
                 text = LIST_MARKER.sub("", doc.text[a:b]).strip()
@@ -55,13 +58,8 @@ class SentenceTable:
         self.centered, self.mean = centered(data.sentence_vectors)
         self.lists: list[ListSpan] = []
         self.list_of: dict[int, int] = {}  # row of a lead-in or item → its list
-        starts = {
-            (c.chunk.doc_id, a): c.sentence_rows[0] + k
-            for c in data.chunks
-            for k, (a, _) in enumerate(c.chunk.sentences)
-        }
         for doc in data.documents.values():
-            self._add_lists(doc, starts)
+            self._add_lists(doc, starts[doc.doc_id])
 
     def heading_terms(self, row: int) -> frozenset[str]:
         """The words of the heading a row stands under."""
@@ -85,13 +83,13 @@ class SentenceTable:
         number = self.list_of.get(row)
         return None if number is None else self.lists[number]
 
-    def _add_lists(self, doc: StoredDocument, starts: dict[tuple[str, int], int]) -> None:
+    def _add_lists(self, doc: StoredDocument, starts: dict[int, int]) -> None:
         """Find the document's runs of list items and the sentence leading into each."""
-        offsets = sorted(a for d, a in starts if d == doc.doc_id)
+        offsets = sorted(starts)
 
         def rows_in(start: int, end: int) -> tuple[int, ...]:
             lo, hi = bisect.bisect_left(offsets, start), bisect.bisect_left(offsets, end)
-            return tuple(starts[(doc.doc_id, a)] for a in offsets[lo:hi])
+            return tuple(starts[a] for a in offsets[lo:hi])
 
         rows_of = [rows_in(b.start, b.end) for b in doc.blocks]
         i = 0
