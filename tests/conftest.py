@@ -43,6 +43,7 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
         **os.environ,
         "CAREERQA_CORPUS_DIR": str(settings.corpus_dir),
         "CAREERQA_INDEX_DIR": str(settings.index_dir),
+        "CAREERQA_DATA_DIR": str(settings.data_dir),
         **extra,
     }
 
@@ -116,7 +117,12 @@ def corpus_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path, corpus_dir: Path) -> Settings:
-    return Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "index", model="fake")
+    return Settings(
+        corpus_dir=corpus_dir,
+        index_dir=tmp_path / "index",
+        data_dir=tmp_path / "data",
+        model="fake",
+    )
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ APP = create_app(
     Settings(
         corpus_dir=_ROOT / "corpus",
         index_dir=_ROOT / "index",
+        data_dir=_ROOT / "data",
         model="fake",
         admin_token="fuzz-token",
         abstain_threshold=-1.0,  # the fake embedder's scores mean nothing: always answer

@@ -17,8 +17,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
 from .embedding import Embedder, SentenceTransformerEmbedder
+from .feedback import FeedbackStore
 from .routes import WEB, router
-from .security import MAX_BODY_BYTES, TOO_LARGE, EdgeMiddleware
+from .security import MAX_BODY_BYTES, EdgeMiddleware, RateLimiter, body_limit, too_large
 from .serving import IndexHolder
 from .settings import Settings
 
@@ -29,6 +30,10 @@ Answers career questions from a folder of articles. Every sentence of an answer
 is copied from a retrieved passage and followed by `[n]`, the number of the
 citation it came from; each citation links to the passage in its article.
 When the articles don't cover a question, `answered` is false and nothing is cited.
+
+`POST /feedback` takes 👍 / 👎 on an answer or a citation marked as not supporting
+it (no token needed, rate-limited per client); `GET /feedback/export` gives the 👎
+and unsupported marks back as question-set lines, with the admin token only.
 """
 
 
@@ -57,6 +62,8 @@ def create_app(
     app.build_middleware_stack = lambda: EdgeMiddleware(build_stack())  # type: ignore[method-assign]
     app.state.settings = settings
     app.state.holder = IndexHolder(settings, model)
+    app.state.feedback = FeedbackStore(settings.data_dir)
+    app.state.feedback_limiter = RateLimiter(settings.feedback_per_minute)
     app.state.watch = watch
     app.state.poll_interval = poll_interval
     app.exception_handler(StarletteHTTPException)(http_error)
@@ -77,6 +84,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         holder.stop()
+        app.state.feedback.close()
 
 
 async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -88,7 +96,7 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         else:
             exc = StarletteHTTPException(400, "request body is not valid UTF-8 JSON")
     if exc.status_code == 413:
-        exc = StarletteHTTPException(413, TOO_LARGE)
+        exc = StarletteHTTPException(413, too_large(body_limit(request.url.path)))
     return await http_exception_handler(request, exc)
 
 

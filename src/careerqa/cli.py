@@ -85,6 +85,11 @@ class _Group(click.Group):
     help="Embedding model: sentence-transformers name or path "
     "[env CAREERQA_MODEL; default: the bundled all-MiniLM-L6-v2].",
 )
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    help="Folder of the feedback database [env CAREERQA_DATA_DIR; default data].",
+)
 @click.option("-v", "--verbose", count=True, help="Log what happens (-vv for more).")
 @click.version_option(__version__, prog_name="careerqa")
 @click.pass_context
@@ -93,6 +98,7 @@ def cli(
     corpus_dir: Path | None,
     index_dir: Path | None,
     model: str | None,
+    data_dir: Path | None,
     verbose: int,
 ) -> None:
     """Answer career questions from a folder of articles, citing the passages used.
@@ -102,7 +108,12 @@ def cli(
     _setup_logging(verbose)
     overrides = {
         k: v
-        for k, v in {"corpus_dir": corpus_dir, "index_dir": index_dir, "model": model}.items()
+        for k, v in {
+            "corpus_dir": corpus_dir,
+            "index_dir": index_dir,
+            "model": model,
+            "data_dir": data_dir,
+        }.items()
         if v is not None
     }
     try:
@@ -306,6 +317,47 @@ def serve(ctx: click.Context, host: str, port: int, watch: bool) -> None:
     app = create_app(settings, watch=watch)
     click.echo(f"careerqa: serving on http://{host}:{port}/ (API docs at /docs)", err=True)
     run_server(app, sock, settings)
+
+
+@cli.group()
+def feedback() -> None:
+    """Feedback people gave on answers in the chat page (POST /feedback)."""
+
+
+@feedback.command(name="export")
+@click.option(
+    "--since",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Only marks with a larger id (the ids are in the exported lines).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    help="File to write (default: standard output).",
+)
+@click.pass_context
+def feedback_export(ctx: click.Context, since: int, output: Any) -> None:
+    """Print 👎 and "doesn't support it" marks as question-set lines for review.
+
+    One JSON line a mark, in the format `careerqa eval` reads: `id`, `question`,
+    `sources` and `answers`, with what was answered and cited under `feedback`.
+    `answers` is empty, which asks that the question be declined: write in it a
+    string a correct passage contains (and the files in `sources`), or keep it empty
+    when the articles don't cover the question, then add the line to a question set.
+    Reads CAREERQA_DATA_DIR (default data/).
+    """
+    from .feedback import FeedbackStore, export_lines
+
+    settings = _settings(ctx)
+    rows = FeedbackStore(settings.data_dir).rows(("down", "unsupported"), since)
+    for line in export_lines(rows):
+        output.write(json.dumps(line, ensure_ascii=False) + "\n")
+    last = f"; the last id is {rows[-1].id}" if rows else ""
+    click.echo(f"exported {len(rows)} marks from {settings.data_dir}{last}", err=True)
 
 
 def main() -> None:

@@ -39,3 +39,7 @@ class ServerError(CareerQAError):
 
 class QuestionError(CareerQAError):
     """A question is empty, too long or otherwise unusable."""
+
+
+class FeedbackError(CareerQAError):
+    """The feedback store cannot be opened, read or written."""

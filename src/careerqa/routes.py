@@ -6,22 +6,34 @@ and the settings), so the routes hold no state of their own.
 
 from __future__ import annotations
 
+import json
 import secrets
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from . import __version__
 from .assistant import Assistant
 from .cleaning import Block
 from .conversation import Turn
-from .errors import CareerQAError, IndexBusyError, QuestionError
-from .schemas import AskRequest, AskResponse, ErrorOut, Health, Readiness, ReindexOut
-from .security import MAX_BODY_BYTES
+from .errors import CareerQAError, FeedbackError, IndexBusyError, QuestionError
+from .feedback import FeedbackStore, export_lines
+from .query import MAX_QUESTION_CHARS
+from .schemas import (
+    AskRequest,
+    AskResponse,
+    ErrorOut,
+    FeedbackIn,
+    FeedbackOut,
+    Health,
+    Readiness,
+    ReindexOut,
+)
+from .security import FEEDBACK_MAX_BYTES, MAX_BODY_BYTES, RateLimiter
 from .serving import IndexHolder
 
 WEB = Path(str(files("careerqa.web")))
@@ -62,7 +74,7 @@ def admin(request: Request, authorization: Annotated[str | None, Header()] = Non
     """The bearer token of CAREERQA_ADMIN_TOKEN; 404 when unset, 401 when wrong."""
     token = request.app.state.settings.admin_token
     if not token:
-        raise HTTPException(404, "reindex is off: set CAREERQA_ADMIN_TOKEN to enable it")
+        raise HTTPException(404, "admin routes are off: set CAREERQA_ADMIN_TOKEN to enable them")
     scheme, _, given = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not secrets.compare_digest(
         given.strip().encode(), token.encode()
@@ -142,11 +154,76 @@ def reindex(request: Request, full: bool = False) -> ReindexOut:
     return ReindexOut.from_report(report)
 
 
+@router.post(
+    "/feedback",
+    status_code=201,
+    max_body_size=FEEDBACK_MAX_BYTES,
+    responses={
+        400: {"model": ErrorOut, "description": "The body is not UTF-8 JSON."},
+        413: {"description": f"The body is larger than {FEEDBACK_MAX_BYTES // 1024} KiB."},
+        422: {"model": ErrorOut, "description": "A field is missing or invalid."},
+        429: {
+            "model": ErrorOut,
+            "description": "Too many marks from this client; see Retry-After.",
+        },
+        503: {"model": ErrorOut, "description": "The feedback store cannot be written."},
+    },
+    summary="Mark an answer 👍 / 👎, or a citation as not supporting it",
+)
+def feedback(request: Request, body: FeedbackIn) -> FeedbackOut:
+    limiter: RateLimiter = request.app.state.feedback_limiter
+    wait = limiter.retry_after(request.client.host if request.client else "?")
+    if wait:
+        raise HTTPException(
+            429,
+            f"too many feedback posts: at most {limiter.limit} a minute",
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
+    live = holder(request).assistant
+    build_id = live.data.manifest.build_id if live else None
+    store: FeedbackStore = request.app.state.feedback
+    try:
+        return FeedbackOut(id=store.add(body.to_feedback(build_id)))
+    except FeedbackError as exc:
+        raise HTTPException(503, f"feedback was not stored: {exc}") from exc
+
+
+@router.get(
+    "/feedback/export",
+    dependencies=[Depends(admin)],
+    response_class=Response,
+    responses={
+        200: {"content": {"application/x-ndjson": {}}, "description": "Question-set lines."},
+        401: {"model": ErrorOut},
+        404: {"model": ErrorOut},
+    },
+    summary="👎 and unsupported marks as question-set lines (bearer token as for /reindex)",
+)
+def feedback_export(
+    request: Request,
+    since: Annotated[int, Query(ge=0, description="Only marks with a larger id.")] = 0,
+) -> Response:
+    store: FeedbackStore = request.app.state.feedback
+    try:
+        rows = store.rows(("down", "unsupported"), since)
+    except FeedbackError as exc:
+        raise HTTPException(503, str(exc)) from exc
+    lines = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in export_lines(rows))
+    return Response(lines, media_type="application/x-ndjson")
+
+
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def page(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(
-        request, "chat.html", {"examples": EXAMPLE_QUESTIONS, "version": __version__}
+        request,
+        "chat.html",
+        {"examples": EXAMPLE_QUESTIONS, "version": __version__, "limit": MAX_QUESTION_CHARS},
     )
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> FileResponse:
+    return FileResponse(WEB / "static" / "favicon.ico", media_type="image/x-icon")
 
 
 @router.get(
@@ -164,13 +241,19 @@ def source(
     live: Live,
     start: Annotated[int | None, Query(ge=0)] = None,
     end: Annotated[int | None, Query(ge=0)] = None,
+    view: Annotated[
+        Literal["page", "panel"],
+        Query(description="`panel`: without the site header, for the panel beside the chat."),
+    ] = "page",
 ) -> HTMLResponse:
     doc = live.data.documents.get(doc_id)
     if doc is None:
         raise HTTPException(404, f"no article {doc_id!r} in the index")
     blocks = highlighted_blocks(doc.text, doc.blocks, start, end)
     return templates.TemplateResponse(
-        request, "source.html", {"doc": doc, "blocks": blocks, "version": __version__}
+        request,
+        "source.html",
+        {"doc": doc, "blocks": blocks, "version": __version__, "panel": view == "panel"},
     )
 
 

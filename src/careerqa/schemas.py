@@ -6,17 +6,21 @@ prints `AskResponse`, and the OpenAPI description is generated from them.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from .answering import Answer, Citation
 from .errors import QuestionError
+from .feedback import CitedPassage, Feedback, Rating
 from .ingest import IngestReport
 from .query import BLANKS, MAX_QUESTION_CHARS, check_text, validate_question
 
 MAX_HISTORY_TURNS = 20
 MAX_TURN_CHARS = 4000
+MAX_ANSWER_CHARS = 8000
+MAX_COMMENT_CHARS = 2000
+MAX_FEEDBACK_TURNS = 10
 # A question has a character that is neither NUL nor one trimming removes. Spelled
 # out rather than `\S`, whose meaning differs between regex dialects (JSON Schema's
 # ECMAScript counts U+0085 as a character, Python's str.strip() as a space).
@@ -186,3 +190,148 @@ class ReindexOut(BaseModel):
             build_id=report.build_id,
             seconds=round(report.seconds, 3),
         )
+
+
+def _text(value: str, what: str) -> str:
+    try:
+        check_text(value, what)
+    except QuestionError as exc:  # pydantic reports ValueErrors as 422 details
+        raise ValueError(str(exc)) from None
+    return value
+
+
+def _whole(value: object) -> object:
+    """JSON Schema counts 1.0 as an integer, so this does too (strings stay refused)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+class FeedbackCitation(BaseModel):
+    """A citation of the answer, as `/ask` returned it (its other fields are ignored)."""
+
+    model_config = ConfigDict(strict=True)
+
+    n: Annotated[int, BeforeValidator(_whole)] = Field(ge=1, le=100)
+    doc_id: str = Field(max_length=300)
+    title: str = Field(max_length=500)
+    source: str = Field(max_length=500)
+    heading: str | None = Field(None, max_length=500)
+    text: str = Field(max_length=MAX_TURN_CHARS)
+    url: str = Field(max_length=1000)
+
+    @field_validator("doc_id", "title", "source", "heading", "text", "url")
+    @classmethod
+    def _plain(cls, value: str | None) -> str | None:
+        return value if value is None else _text(value, "citation")
+
+
+class _FeedbackBase(BaseModel):
+    """What every mark carries: the answer it is about."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    question: str = Field(
+        description="The question answered.",
+        json_schema_extra={"minLength": 1, "maxLength": MAX_QUESTION_CHARS, "pattern": _NOT_BLANK},
+    )
+    answer: str = Field(max_length=MAX_ANSWER_CHARS, description="The answer given.")
+    answered: bool = Field(description="The `answered` of that answer.")
+    citations: list[FeedbackCitation] = Field(
+        default_factory=list, max_length=40, description="The answer's citations."
+    )
+    history: list[HistoryTurn] = Field(
+        default_factory=list,
+        max_length=MAX_FEEDBACK_TURNS,
+        description="The turns before the question, oldest first.",
+    )
+    comment: str = Field("", max_length=MAX_COMMENT_CHARS, description="Optional words.")
+
+    @field_validator("question")
+    @classmethod
+    def _question(cls, value: str) -> str:
+        try:
+            return validate_question(value)
+        except QuestionError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("answer", "comment")
+    @classmethod
+    def _plain(cls, value: str) -> str:
+        return _text(value, "text")
+
+    def _feedback(
+        self, rating: Rating, marked: FeedbackCitation | None, build: str | None
+    ) -> Feedback:
+        citations = list(self.citations)
+        if marked is not None and all(c.n != marked.n for c in citations):
+            citations.append(marked)
+        return Feedback(
+            rating=rating,
+            question=self.question,
+            answer=self.answer,
+            answered=self.answered,
+            citations=[CitedPassage(**c.model_dump()) for c in citations],
+            history=[t.model_dump() for t in self.history],
+            citation=marked.n if marked else None,
+            comment=self.comment.strip(),
+            build_id=build,
+        )
+
+
+class RatingIn(_FeedbackBase):
+    """👍 or 👎 on an answer."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rating": "down",
+                    "question": "Is a PhD worth it for an ML engineer job?",
+                    "answer": "Salaries can vary … [1]",
+                    "answered": True,
+                    "citations": [_EXAMPLE_CITATION],
+                    "comment": "It answers about salaries, not about a PhD.",
+                }
+            ]
+        }
+    )
+
+    rating: Literal["up", "down"] = Field(description="`up` 👍 or `down` 👎.")
+
+    def to_feedback(self, build_id: str | None) -> Feedback:
+        return self._feedback(self.rating, None, build_id)
+
+
+class UnsupportedIn(_FeedbackBase):
+    """A citation marked: its passage doesn't support the answer."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rating": "unsupported",
+                    "question": "How much do entry-level ML engineers earn?",
+                    "answer": "… between $70,000 and $90,000 … [1]",
+                    "answered": True,
+                    "citations": [_EXAMPLE_CITATION],
+                    "citation": _EXAMPLE_CITATION,
+                    "comment": "This passage is about senior salaries.",
+                }
+            ]
+        }
+    )
+
+    rating: Literal["unsupported"]
+    citation: FeedbackCitation = Field(description="The citation marked.")
+
+    def to_feedback(self, build_id: str | None) -> Feedback:
+        return self._feedback(self.rating, self.citation, build_id)
+
+
+FeedbackIn = Annotated[RatingIn | UnsupportedIn, Field(discriminator="rating")]
+
+
+class FeedbackOut(BaseModel):
+    """The stored mark."""
+
+    id: int
+    stored: Literal[True] = True

@@ -1,4 +1,4 @@
-"""HTTP hardening at the outermost layer: security headers and the body limit.
+"""HTTP hardening: security headers and the body limit at the outermost layer; rate limits.
 
 `EdgeMiddleware` wraps the whole app, FastAPI's own error and body-limit layers
 included, so every response — a 500, a 413 — carries the same headers, and a
@@ -9,13 +9,30 @@ Pure ASGI, no per-request objects.
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections import OrderedDict, deque
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Room for the documented maxima: a 1,000-character question and 20 history turns of
 # 4,000 characters at 4 UTF-8 bytes each (about 330 KB), with JSON around them.
 MAX_BODY_BYTES = 512 * 1024
-TOO_LARGE = f"request body is larger than {MAX_BODY_BYTES // 1024} KiB"
+# Feedback: a question, an answer, a comment and the cited passages fit in far less.
+FEEDBACK_MAX_BYTES = 64 * 1024
+BODY_LIMITS = {"/feedback": FEEDBACK_MAX_BYTES}
+
+
+def body_limit(path: str) -> int:
+    """The largest request body accepted at `path`."""
+    return BODY_LIMITS.get(path, MAX_BODY_BYTES)
+
+
+def too_large(limit: int) -> str:
+    return f"request body is larger than {limit // 1024} KiB"
+
+
+TOO_LARGE = too_large(MAX_BODY_BYTES)
 
 # The app's own scripts and styles only; nothing inline, nothing from elsewhere.
 STRICT_CSP = (
@@ -31,13 +48,18 @@ DOCS_CSP = (
     "base-uri 'none'; frame-ancestors 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
+# The source view opens in a panel beside the chat: framed by this app's own pages only.
+FRAMED_CSP = STRICT_CSP.replace("frame-ancestors 'none'", "frame-ancestors 'self'")
+FRAMED_PATHS = ("/sources/",)
 
-_COMMON = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
-]
+_BASE = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+_COMMON = [*_BASE, (b"x-frame-options", b"DENY")]
 SECURITY_HEADERS = [*_COMMON, (b"content-security-policy", STRICT_CSP.encode())]
+FRAMED_HEADERS = [
+    *_BASE,
+    (b"x-frame-options", b"SAMEORIGIN"),
+    (b"content-security-policy", FRAMED_CSP.encode()),
+]
 
 
 def json_error(status: int, detail: str, extra: tuple[tuple[bytes, bytes], ...] = ()) -> bytes:
@@ -74,27 +96,34 @@ class EdgeMiddleware:
         self.app = app
         self.strict = SECURITY_HEADERS
         self.docs = [*_COMMON, (b"content-security-policy", DOCS_CSP.encode())]
-        self.too_large = json.dumps({"detail": TOO_LARGE}).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = self.docs if scope["path"].startswith(DOCS_PATHS) else self.strict
-        if _declared_length(scope) > MAX_BODY_BYTES:
+        path = scope["path"]
+        if path.startswith(DOCS_PATHS):
+            extra = self.docs
+        elif path.startswith(FRAMED_PATHS):
+            extra = FRAMED_HEADERS
+        else:
+            extra = self.strict
+        limit = body_limit(scope["path"])
+        if _declared_length(scope) > limit:
+            body = json.dumps({"detail": too_large(limit)}).encode()
             await send(
                 {
                     "type": "http.response.start",
                     "status": 413,
                     "headers": [
                         (b"content-type", b"application/json"),
-                        (b"content-length", str(len(self.too_large)).encode()),
+                        (b"content-length", str(len(body)).encode()),
                         (b"connection", b"close"),
                         *extra,
                     ],
                 }
             )
-            await send({"type": "http.response.body", "body": self.too_large})
+            await send({"type": "http.response.body", "body": body})
             return
 
         async def send_with_headers(message: Message) -> None:
@@ -114,3 +143,33 @@ def _declared_length(scope: Scope) -> int:
             except ValueError:
                 return 0
     return 0
+
+
+class RateLimiter:
+    """At most `limit` events per client in any `window` seconds (a sliding window).
+
+    Per process and in memory: with several workers each counts its own. The clients
+    remembered are bounded; the one seen longest ago is forgotten first.
+    """
+
+    def __init__(self, limit: int, window: float = 60.0, clients: int = 10_000):
+        self.limit = limit
+        self.window = window
+        self.clients = clients
+        self._seen: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str, now: float | None = None) -> float:
+        """0 and the event counted when allowed, else the seconds until it would be."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            times = self._seen.pop(client, None) or deque()
+            while times and times[0] <= now - self.window:
+                times.popleft()
+            self._seen[client] = times  # re-inserted: most recently seen last
+            if len(self._seen) > self.clients:
+                self._seen.popitem(last=False)
+            if len(times) >= self.limit:
+                return times[0] + self.window - now
+            times.append(now)
+            return 0.0

@@ -68,4 +68,13 @@ class Settings(BaseSettings):
         20.0, gt=0, description="Seconds a request's headers and body may take to arrive."
     )
 
-    admin_token: str | None = Field(None, description="Bearer token for POST /reindex.")
+    admin_token: str | None = Field(
+        None, description="Bearer token for POST /reindex and GET /feedback/export."
+    )
+
+    data_dir: Path = Field(
+        Path("data"), description="Folder for what careerqa keeps: the feedback database."
+    )
+    feedback_per_minute: int = Field(
+        10, ge=1, le=10_000, description="Most feedback posts a client may make in a minute."
+    )
