@@ -105,7 +105,10 @@
     document.getElementById("panel-tab").href = url;
     document.getElementById("panel-frame").src = panelUrl(url);
     panel.hidden = false;
-    panel.opener = opener;
+    // Focus goes back where it came from for keyboard users (a click by keyboard has
+    // detail 0); for a pointer, back to the marker would reopen its card over the answer.
+    panel.opener = event.detail === 0 ? opener : null;
+    closeCards();
     document.body.classList.add("panel-open");
     document.getElementById("panel-close").focus();
   }
@@ -116,6 +119,10 @@
     document.body.classList.remove("panel-open");
     document.getElementById("panel-frame").src = "about:blank";
     panel.opener?.focus();
+  }
+
+  function closeCards() {
+    document.querySelectorAll(".cite.open").forEach((c) => c.classList.remove("open"));
   }
 
   function sourceLink(className, text, citation) {
@@ -151,7 +158,11 @@
     card.appendChild(el("strong", "cite-title", citation.title));
     if (citation.heading) card.appendChild(el("span", "cite-heading", citation.heading));
     card.appendChild(el("span", "cite-text", citation.text));
-    card.appendChild(sourceLink("cite-open", "Open in the article →", citation));
+    const open = sourceLink("cite-open", "Open in the article →", citation);
+    open.addEventListener("click", () => {
+      if (panel.opener === open) panel.opener = marker; // focus returns to the marker
+    });
+    card.appendChild(open);
     wrap.append(marker, card);
     return wrap;
   }
@@ -207,10 +218,10 @@
     sources.setAttribute("aria-label", "Sources");
     cited.forEach((c) => {
       const item = el("li", "source-item");
-      const link = sourceLink("source-link", "", c);
-      link.append(el("span", "source-n", String(c.n)), el("span", "source-title", c.title));
-      if (c.heading) link.appendChild(el("span", "source-heading", c.heading));
+      item.appendChild(el("span", "source-n", String(c.n)));
+      const link = sourceLink("source-link", c.title, c);
       item.appendChild(link);
+      if (c.heading) item.appendChild(el("span", "source-heading", c.heading));
       item.appendChild(el("span", "source-line", c.text));
       const flag = button("flag", "Doesn't support it", "Source " + c.n + " doesn't support the answer");
       if ((turn.feedback?.flagged || []).includes(c.n)) markFlagged(flag);
@@ -266,6 +277,24 @@
 
   // --- copy and feedback ---
 
+  // A thumb drawn as SVG: the page needs no emoji font.
+  const THUMB = "M2 21h4V9H2v12zm21-11c0-1.1-.9-2-2-2h-6.31l.95-4.57.03-.32c0-.41-.17-.79-.44-1.06" +
+    "L14.17 1 7.59 7.59C7.22 7.95 7 8.45 7 9v10c0 1.1.9 2 2 2h9c.83 0 1.54-.5 1.84-1.22l3.02-7.05" +
+    "c.09-.23.14-.47.14-.73v-2z";
+
+  function iconButton(className, path, label) {
+    const node = button(className, undefined, label);
+    node.title = label;
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    const shape = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    shape.setAttribute("d", path);
+    svg.appendChild(shape);
+    node.appendChild(svg);
+    return node;
+  }
+
   function plainText(data, cited) {
     let text = data.answer;
     if (cited.length) {
@@ -298,6 +327,11 @@
     }
   }
 
+  function passage(c) {
+    // The fields POST /feedback takes of a citation.
+    return { n: c.n, doc_id: c.doc_id, title: c.title, source: c.source, heading: c.heading, text: c.text, url: c.url };
+  }
+
   function markFlagged(flag) {
     flag.textContent = "Marked as not supporting it";
     flag.disabled = true;
@@ -306,8 +340,8 @@
   function feedbackControls(turn, cited) {
     const bar = el("div", "actions");
     const copy = button("copy", "Copy", "Copy the answer and its sources");
-    const up = button("rate up", "👍", "Good answer");
-    const down = button("rate down", "👎", "Bad answer");
+    const up = iconButton("rate up", THUMB, "Good answer");
+    const down = iconButton("rate down", THUMB, "Bad answer");
     const status = el("span", "status");
     status.setAttribute("aria-live", "polite");
     bar.append(copy, up, down, status);
@@ -367,13 +401,11 @@
         question: turn.question,
         answer: turn.data.answer,
         answered: turn.data.answered,
-        citations: cited.map((c) => ({
-          n: c.n, doc_id: c.doc_id, title: c.title, source: c.source, heading: c.heading, text: c.text, url: c.url,
-        })),
+        citations: cited.map(passage),
         history: historyBefore(turn),
         comment: text.trim(),
       };
-      if (mark.rating === "unsupported") body.citation = mark.citation;
+      if (mark.rating === "unsupported") body.citation = passage(cited.find((c) => c.n === mark.citation));
       const result = await postJson("/feedback", body);
       if (!result.ok) {
         mark.trigger.disabled = false;
@@ -522,7 +554,11 @@
   });
 
   document.getElementById("panel-close").addEventListener("click", closeSource);
-  document.addEventListener("keydown", (event) => event.key === "Escape" && closeSource());
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    closeCards();
+    closeSource();
+  });
   document.addEventListener("click", (event) => {
     if (!event.target.closest(".cite")) {
       document.querySelectorAll(".cite.open").forEach((c) => c.classList.remove("open"));
