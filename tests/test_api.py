@@ -28,7 +28,17 @@ def test_ask_follows_the_contract(client):
     )
     assert r.status_code == 200
     body = r.json()
-    assert set(body) == {"question", "answer", "answered", "citations", "took_ms"}
+    assert body["mode"] == "extractive" and body["reason"] is None and body["unsupported"] == []
+    assert set(body) == {
+        "question",
+        "answer",
+        "answered",
+        "citations",
+        "mode",
+        "reason",
+        "unsupported",
+        "took_ms",
+    }
     assert body["question"] == "How much do junior data engineers earn?"
     if body["answered"]:
         assert len(body["citations"]) == 3

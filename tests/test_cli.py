@@ -39,7 +39,16 @@ def test_ask_builds_the_index_when_missing_and_prints_json(run):
     result = run("ask", "How much do junior data engineers earn?", "--json")
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
-    assert set(payload) == {"question", "answer", "answered", "citations", "took_ms"}
+    assert set(payload) == {
+        "question",
+        "answer",
+        "answered",
+        "citations",
+        "mode",
+        "reason",
+        "unsupported",
+        "took_ms",
+    }
     assert payload["answered"] and "$60,000 and $75,000" in payload["answer"]
     citation = payload["citations"][0]
     assert set(citation) == CITATION_FIELDS

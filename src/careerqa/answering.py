@@ -42,6 +42,13 @@ class Citation(BaseModel, frozen=True):
     url: str = Field(description="The source view with this passage highlighted.")
 
 
+class Unsupported(BaseModel, frozen=True):
+    """A sentence of a generated answer that was dropped, and why."""
+
+    text: str
+    reason: str
+
+
 @dataclass(frozen=True)
 class Answer:
     """The reply to one question."""
@@ -52,6 +59,9 @@ class Answer:
     citations: list[Citation]
     evidence: float
     took_ms: float = 0.0
+    mode: str = "extractive"  # or "generative"
+    reason: str | None = None  # why a generated answer was not given
+    unsupported: list[Unsupported] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

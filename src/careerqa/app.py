@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import __version__
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .feedback import FeedbackStore
+from .openai_api import router as openai_router
 from .routes import WEB, router
 from .security import MAX_BODY_BYTES, EdgeMiddleware, RateLimiter, body_limit, too_large
 from .serving import IndexHolder
@@ -70,6 +71,7 @@ def create_app(
     app.exception_handler(RequestValidationError)(invalid_request)
     app.exception_handler(Exception)(server_error)
     app.include_router(router)
+    app.include_router(openai_router)
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
     return app
 

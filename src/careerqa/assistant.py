@@ -1,24 +1,58 @@
 """The assistant: answers questions from one loaded index with the embedder it was given.
 
-`ask` is the one question protocol — plan, embed, retrieve, compose — used by
-the web app (with the batching embedder, awaited) and the CLI (through
-`ask_sync`, with the model itself).
+`stream` is the one question protocol — plan, embed, retrieve, compose; then, when
+a model is configured and the articles cover the question, generate and check —
+as events (`Started`, `Draft`…, `Finished`). `ask` returns the finished answer; the
+web app awaits it with the batching embedder, the CLI through `ask_sync`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 
-from .answering import Answer, compose, make_citations
+from .answering import Answer, Citation, Unsupported, compose, make_citations
+from .checking import Passage, claims, judge, render
 from .conversation import Turn
 from .embedding import Embedder, embed_async
+from .errors import GenerationError
+from .generation import Generator, Source, messages
+from .lexical import terms
 from .loaded import LoadedIndex
 from .query import QueryPlan
-from .retrieval import search
+from .retrieval import Hit, search
 from .settings import Settings
 from .store import IndexData
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Started:
+    """First event: the passages cited (final for extractive answers) and the mode tried."""
+
+    citations: list[Citation]
+    mode: str
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A piece of the answer's text as it is produced (unchecked when generated)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    """Last event: the answer, checked; it replaces the draft."""
+
+    answer: Answer
+
+
+Event = Started | Draft | Finished
 
 
 @dataclass
@@ -28,11 +62,12 @@ class Assistant:
     settings: Settings
     embedder: Embedder
     index: LoadedIndex
+    generator: Generator | None = None
 
     @classmethod
     def from_data(cls, settings: Settings, embedder: Embedder, data: IndexData) -> Assistant:
         """An assistant over an index build already in memory."""
-        return cls(settings, embedder, LoadedIndex(data))
+        return cls(settings, embedder, LoadedIndex(data), Generator.from_settings(settings))
 
     @property
     def data(self) -> IndexData:
@@ -49,8 +84,57 @@ class Assistant:
 
         QuestionError when the question is empty, too long or otherwise unusable.
         """
+        async for event in self.stream(question, top_k, history):
+            if isinstance(event, Finished):
+                return event.answer
+        raise AssertionError("stream ended without an answer")  # pragma: no cover
+
+    async def stream(
+        self, question: str, top_k: int | None = None, history: list[Turn] | None = None
+    ) -> AsyncIterator[Event]:
+        """The question protocol, as events: Started, Draft pieces, then Finished."""
         started = time.perf_counter()
-        plan = QueryPlan.make(question, history or [], self.index.lexical, self.index.vocabulary)
+        history = history or []
+        hits, extractive = await self._extractive(question, top_k, history)
+        if self.generator is None or not extractive.answered:
+            # Declining is decided before any model is asked: it never answers what
+            # the articles don't cover.
+            yield Started(extractive.citations, "extractive")
+            yield Draft(extractive.answer)
+            yield Finished(_timed(extractive, started))
+            return
+        citations = make_citations(hits, self.index)
+        yield Started(citations, "generative")
+        draft: list[str] = []
+        try:
+            chat = messages(extractive.question, [_source(c) for c in citations], history)
+            async for piece in self.generator.stream(chat):
+                draft.append(piece)
+                yield Draft(piece)
+        except GenerationError as exc:
+            log.warning("generated answer not used: %s", exc)
+            yield Finished(_timed(replace(extractive, reason=str(exc)), started))
+            return
+        checked = await self._check("".join(draft), hits, citations)
+        if not checked.answer:
+            reason = "no sentence of the generated answer is supported by its passages"
+            fallback = replace(extractive, reason=reason, unsupported=checked.unsupported)
+            yield Finished(_timed(fallback, started))
+            return
+        answer = replace(
+            extractive,
+            answer=checked.answer,
+            mode="generative",
+            citations=citations,
+            unsupported=checked.unsupported,
+        )
+        yield Finished(_timed(answer, started))
+
+    async def _extractive(
+        self, question: str, top_k: int | None, history: list[Turn]
+    ) -> tuple[list[Hit], Answer]:
+        """The retrieved passages, and the extractive answer (or refusal) from them."""
+        plan = QueryPlan.make(question, history, self.index.lexical, self.index.vocabulary)
         query = plan.query(await embed_async(self.embedder, plan.texts))
         settings = self.settings
         hits = search(
@@ -68,13 +152,41 @@ class Assistant:
             threshold=settings.abstain_threshold,
             max_sentences=settings.max_answer_sentences,
         )
-        return Answer(
+        answer = Answer(
             question=plan.question,
             answer=composed.text,
             answered=composed.answered,
             citations=make_citations(composed.cited, self.index) if composed.answered else [],
             evidence=round(composed.evidence, 4),
-            took_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        return hits, answer
+
+    async def _check(self, text: str, hits: list[Hit], citations: list[Citation]) -> _Checked:
+        """The draft's supported claims, and the dropped ones with why."""
+        found = claims(text, {c.n for c in citations})
+        if not found:
+            return _Checked("", [])
+        vectors = await embed_async(self.embedder, [c.text for c in found])
+        passages = [self._passage(c.n, hit) for c, hit in zip(citations, hits, strict=True)]
+        verdicts = [judge(c, v, passages) for c, v in zip(found, vectors, strict=True)]
+        dropped = [
+            Unsupported(text=v.claim.text, reason=v.reason)
+            for v in verdicts
+            if not v.supported_by and v.reason != "not a claim"
+        ]
+        return _Checked(render(verdicts), dropped)
+
+    def _passage(self, n: int, hit: Hit) -> Passage:
+        lo, hi = hit.chunk.sentence_rows
+        table = self.index.sentences
+        chunk = hit.chunk.chunk
+        words = set(terms(chunk.text)) | set(terms(chunk.heading or ""))
+        return Passage(
+            n=n,
+            text=chunk.text,
+            vector=self.index.data.vectors[hit.row],
+            sentence_vectors=table.vectors[lo:hi],
+            words=frozenset(words),
         )
 
     def ask_sync(
@@ -82,3 +194,17 @@ class Assistant:
     ) -> Answer:
         """`ask` for callers without an event loop (the CLI, evaluation, tests)."""
         return asyncio.run(self.ask(question, top_k, history))
+
+
+@dataclass(frozen=True)
+class _Checked:
+    answer: str
+    unsupported: list[Unsupported]
+
+
+def _source(citation: Citation) -> Source:
+    return Source(citation.n, citation.title, citation.heading, citation.text)
+
+
+def _timed(answer: Answer, started: float) -> Answer:
+    return replace(answer, took_ms=round((time.perf_counter() - started) * 1000, 2))

@@ -327,7 +327,7 @@ def feedback() -> None:
 @feedback.command(name="export")
 @click.option(
     "--since",
-    type=click.IntRange(0),
+    type=click.IntRange(0, 2**63 - 1),
     default=0,
     show_default=True,
     help="Only marks with a larger id (the ids are in the exported lines).",
@@ -357,7 +357,8 @@ def feedback_export(ctx: click.Context, since: int, output: Any) -> None:
     for line in export_lines(rows):
         output.write(json.dumps(line, ensure_ascii=False) + "\n")
     last = f"; the last id is {rows[-1].id}" if rows else ""
-    click.echo(f"exported {len(rows)} marks from {settings.data_dir}{last}", err=True)
+    marks = "mark" if len(rows) == 1 else "marks"
+    click.echo(f"exported {len(rows)} {marks} from {settings.data_dir}{last}", err=True)
 
 
 def main() -> None:

@@ -43,3 +43,7 @@ class QuestionError(CareerQAError):
 
 class FeedbackError(CareerQAError):
     """The feedback store cannot be opened, read or written."""
+
+
+class GenerationError(CareerQAError):
+    """A generated answer could not be had: the model is unreachable, slow or unreadable."""

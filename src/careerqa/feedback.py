@@ -50,7 +50,8 @@ MIGRATIONS = [
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
-_MARKER = re.compile(r"\[(\d+)\]")
+MAX_ID = 2**63 - 1  # SQLite's largest integer
+_MARKER = re.compile(r"\[(\d{1,3})\]")  # citation numbers are 1–100
 
 
 @dataclass(frozen=True)

@@ -8,20 +8,27 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import AsyncIterator
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.templating import Jinja2Templates
 
 from . import __version__
-from .assistant import Assistant
+from .assistant import Assistant, Draft, Event, Started
 from .cleaning import Block
 from .conversation import Turn
 from .errors import CareerQAError, FeedbackError, IndexBusyError, QuestionError
-from .feedback import FeedbackStore, export_lines
+from .feedback import MAX_ID, FeedbackStore, export_lines
 from .query import MAX_QUESTION_CHARS
 from .schemas import (
     AskRequest,
@@ -84,11 +91,29 @@ def admin(request: Request, authorization: Annotated[str | None, Header()] = Non
         )
 
 
+def asker(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+    """The bearer token of CAREERQA_API_KEY, when set; asking is open otherwise."""
+    key = request.app.state.settings.api_key
+    if not key:
+        return
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not secrets.compare_digest(
+        given.strip().encode(), key.encode()
+    ):
+        raise HTTPException(
+            401,
+            "a valid API key is required (Authorization: Bearer …)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
 Live = Annotated[Assistant, Depends(assistant)]
+Asking = [Depends(asker)]
 
 
 @router.post(
     "/ask",
+    dependencies=Asking,
     responses={
         400: {"model": ErrorOut, "description": "The body is not UTF-8 JSON."},
         413: {"description": f"The body is larger than {MAX_BODY_BYTES // 1024} KiB."},
@@ -104,6 +129,53 @@ async def ask(body: AskRequest, live: Live) -> AskResponse:
     except QuestionError as exc:
         raise HTTPException(422, str(exc)) from exc
     return AskResponse.from_answer(answer)
+
+
+@router.post(
+    "/ask/stream",
+    dependencies=Asking,
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "Server-sent events: `citations` ({mode, citations}), then `delta` "
+            "({text}) pieces of the answer as it is produced (a generated draft is unchecked), "
+            "then `done` (the AskResponse, checked: it replaces the draft), or `error` "
+            "({detail}).",
+        },
+        400: {"model": ErrorOut, "description": "The body is not UTF-8 JSON."},
+        422: {"model": ErrorOut, "description": "A field is missing or invalid."},
+        503: {"model": ErrorOut, "description": "No index is loaded."},
+    },
+    summary="Answer a question, streamed as server-sent events",
+)
+async def ask_stream(body: AskRequest, live: Live) -> StreamingResponse:
+    history = [Turn(t.role, t.content) for t in body.history]
+    events = live.stream(body.question, body.top_k, history)
+    return StreamingResponse(
+        sse(events),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def sse(events: AsyncIterator[Event]) -> AsyncIterator[str]:
+    """The assistant's events as server-sent events."""
+    try:
+        async for event in events:
+            if isinstance(event, Started):
+                citations = [c.model_dump() for c in event.citations]
+                yield _event("citations", {"mode": event.mode, "citations": citations})
+            elif isinstance(event, Draft):
+                yield _event("delta", {"text": event.text})
+            else:
+                yield _event("done", AskResponse.from_answer(event.answer).model_dump())
+    except QuestionError as exc:
+        yield _event("error", {"detail": str(exc)})
+
+
+def _event(name: str, data: object) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
 @router.get("/healthz", summary="The process is up")
@@ -201,7 +273,7 @@ def feedback(request: Request, body: FeedbackIn) -> FeedbackOut:
 )
 def feedback_export(
     request: Request,
-    since: Annotated[int, Query(ge=0, description="Only marks with a larger id.")] = 0,
+    since: Annotated[int, Query(ge=0, le=MAX_ID, description="Only marks with a larger id.")] = 0,
 ) -> Response:
     store: FeedbackStore = request.app.state.feedback
     try:

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from .answering import Answer, Citation
+from .answering import Answer, Citation, Unsupported
 from .errors import QuestionError
 from .feedback import CitedPassage, Feedback, Rating
 from .ingest import IngestReport
@@ -118,6 +118,9 @@ class AskResponse(BaseModel):
                     "and industry. [1]",
                     "answered": True,
                     "citations": [_EXAMPLE_CITATION],
+                    "mode": "extractive",
+                    "reason": None,
+                    "unsupported": [],
                     "took_ms": 14.2,
                 }
             ]
@@ -128,6 +131,21 @@ class AskResponse(BaseModel):
     answer: str
     answered: bool = Field(description="False when the articles don't cover the question.")
     citations: list[Citation] = Field(description="Retrieved passages, best first.")
+    mode: Literal["extractive", "generative"] = Field(
+        "extractive",
+        description="`extractive`: sentences copied from the passages; `generative`: written "
+        "by the configured model, every sentence checked against the passages it cites.",
+    )
+    reason: str | None = Field(
+        None,
+        description="When a model is configured but its answer was not used: why (the "
+        "extractive answer is given instead).",
+    )
+    unsupported: list[Unsupported] = Field(
+        default_factory=list,
+        description="Sentences of the generated answer dropped because no cited passage "
+        "supports them, with why.",
+    )
     took_ms: float
 
     @classmethod
@@ -137,6 +155,9 @@ class AskResponse(BaseModel):
             answer=answer.answer,
             answered=answer.answered,
             citations=answer.citations,
+            mode="generative" if answer.mode == "generative" else "extractive",
+            reason=answer.reason,
+            unsupported=answer.unsupported,
             took_ms=answer.took_ms,
         )
 
@@ -262,8 +283,8 @@ class _FeedbackBase(BaseModel):
         self, rating: Rating, marked: FeedbackCitation | None, build: str | None
     ) -> Feedback:
         citations = list(self.citations)
-        if marked is not None and all(c.n != marked.n for c in citations):
-            citations.append(marked)
+        if marked is not None:  # the passage marked is the one kept under its number
+            citations = [c for c in citations if c.n != marked.n] + [marked]
         return Feedback(
             rating=rating,
             question=self.question,

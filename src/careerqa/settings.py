@@ -68,6 +68,25 @@ class Settings(BaseSettings):
         20.0, gt=0, description="Seconds a request's headers and body may take to arrive."
     )
 
+    llm_url: str | None = Field(
+        None,
+        description="Base URL of an OpenAI-compatible API (e.g. http://127.0.0.1:8080/v1) for "
+        "generated answers; unset: extractive answers.",
+    )
+    llm_model: str = Field("default", description="Model name sent to that API.")
+    llm_api_key: str | None = Field(None, description="API key for that API, if it needs one.")
+    llm_timeout: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="Seconds a generated answer may take before the "
+        "extractive answer is given instead.",
+    )
+    api_key: str | None = Field(
+        None,
+        description="Bearer token required to ask (/ask, /ask/stream, /v1/*); unset: open.",
+    )
+
     admin_token: str | None = Field(
         None, description="Bearer token for POST /reindex and GET /feedback/export."
     )
