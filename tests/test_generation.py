@@ -178,7 +178,7 @@ def test_stream_sends_citations_then_the_draft_then_the_checked_answer(assistant
 
 
 def test_claims_and_figures():
-    found = claims("One [1]. Two [2, 9].\n- item three [3]\nFour.", {1, 2, 3})
+    found = claims("One [1]. Two [2, 9].\n- item three [3]\nFour. One [1]. Five is cut", {1, 2, 3})
     assert [(c.text, c.cited, c.item) for c in found] == [
         ("One.", (1,), False),
         ("Two.", (2,), False),
@@ -264,3 +264,18 @@ def test_an_unusable_chat_gets_a_reply_saying_why(server):
     body = r.json()
     assert body["choices"][0]["message"]["content"] == "I can't answer that: question is empty."
     assert body["careerqa"]["answered"] is False
+
+
+def test_echoed_headers_questions_repeats_and_a_cut_off_end_are_not_claims(assistant, model):
+    answer = _ask(
+        assistant,
+        model,
+        "Data Engineer Salaries — Data Engineer Salaries [1]. What do juniors earn? "
+        "Junior data engineers usually earn between $60,000 and $75,000 a year [1]. "
+        "Junior data engineers usually earn between $60,000 and $75,000 a year [1]. "
+        "Senior data engineers with ten years of experience often earn",
+    )
+    assert answer.answer == (
+        "Junior data engineers usually earn between $60,000 and $75,000 a year. [1]"
+    )
+    assert answer.unsupported == []  # none of those was a claim

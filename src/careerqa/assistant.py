@@ -167,7 +167,7 @@ class Assistant:
         if not found:
             return _Checked("", [])
         vectors = await embed_async(self.embedder, [c.text for c in found])
-        passages = [self._passage(c.n, hit) for c, hit in zip(citations, hits, strict=True)]
+        passages = [self._passage(c, hit) for c, hit in zip(citations, hits, strict=True)]
         verdicts = [judge(c, v, passages) for c, v in zip(found, vectors, strict=True)]
         dropped = [
             Unsupported(text=v.claim.text, reason=v.reason)
@@ -176,14 +176,16 @@ class Assistant:
         ]
         return _Checked(render(verdicts), dropped)
 
-    def _passage(self, n: int, hit: Hit) -> Passage:
+    def _passage(self, citation: Citation, hit: Hit) -> Passage:
         lo, hi = hit.chunk.sentence_rows
         table = self.index.sentences
         chunk = hit.chunk.chunk
         words = set(terms(chunk.text)) | set(terms(chunk.heading or ""))
+        source = _source(citation)
         return Passage(
-            n=n,
+            n=citation.n,
             text=chunk.text,
+            header=source.header,
             vector=self.index.data.vectors[hit.row],
             sentence_vectors=table.vectors[lo:hi],
             words=frozenset(words),

@@ -44,6 +44,7 @@ class Passage:
 
     n: int
     text: str
+    header: str  # "title — heading", as the model saw it
     vector: np.ndarray
     sentence_vectors: np.ndarray
     words: frozenset[str]
@@ -68,9 +69,15 @@ class Verdict:
 
 
 def claims(text: str, numbers: set[int]) -> list[Claim]:
-    """The answer's claims; markers naming no passage in `numbers` are dropped."""
-    out = []
-    for line in text.replace("\r", "").split("\n"):
+    """The answer's claims, each once; markers naming no passage in `numbers` are dropped.
+
+    A last sentence without its full stop was cut off (the model ran out of tokens)
+    and is left out, as are repeats.
+    """
+    out: list[Claim] = []
+    seen: set[str] = set()
+    text = _without_cut_off(text.replace("\r", "").strip())
+    for line in text.split("\n"):
         item = bool(_ITEM.match(line))
         body = _ITEM.sub("", line).strip()
         pieces = [body] if item else _SENTENCE_END.split(body)
@@ -79,9 +86,21 @@ def claims(text: str, numbers: set[int]) -> list[Claim]:
             for group in _MARKERS.findall(piece):
                 cited += [int(n) for n in group.split(",") if int(n) in numbers]
             plain = " ".join(_MARKERS.sub("", piece).split())
-            if plain:
+            if plain and plain.lower() not in seen:
+                seen.add(plain.lower())
                 out.append(Claim(plain, tuple(dict.fromkeys(cited)), item))
     return out
+
+
+def _without_cut_off(text: str) -> str:
+    """The text without a last sentence the model did not finish."""
+    lines = text.split("\n")
+    last = lines[-1]
+    plain = _MARKERS.sub("", last).rstrip()
+    if _ITEM.match(last) or not plain or plain[-1] in ".!?:)\"'”":
+        return text
+    lines[-1] = " ".join(_SENTENCE_END.split(last)[:-1])
+    return "\n".join(lines)
 
 
 def figures(text: str) -> set[str]:
@@ -99,7 +118,12 @@ def figures(text: str) -> set[str]:
 def judge(claim: Claim, vector: np.ndarray, passages: list[Passage]) -> Verdict:
     """Which of the passages (the cited ones, or any when none is cited) support it."""
     words = set(terms(claim.text))
-    if len(words) < MIN_WORDS:
+    lowered = claim.text.lower()
+    if (
+        len(words) < MIN_WORDS
+        or claim.text.endswith("?")  # a question, often the prompt's, repeated
+        or any(lowered.startswith(p.header.lower()) for p in passages)  # a passage's header
+    ):
         return Verdict(claim, (), "not a claim")
     candidates = [p for p in passages if p.n in claim.cited] or passages
     stated = figures(claim.text)

@@ -40,16 +40,17 @@ class Source:
     heading: str | None
     text: str
 
+    @property
+    def header(self) -> str:
+        return self.title + (f" — {self.heading}" if self.heading else "")
+
 
 def messages(question: str, sources: Sequence[Source], history: list[Turn]) -> list[dict[str, str]]:
     """The chat messages: instructions, the recent conversation, the passages and question."""
     out = [{"role": "system", "content": SYSTEM}]
     for turn in history[-HISTORY_TURNS:]:
         out.append({"role": turn.role, "content": turn.content})
-    numbered = "\n\n".join(
-        f"[{s.n}] {s.title}" + (f" — {s.heading}" if s.heading else "") + f"\n{s.text}"
-        for s in sources
-    )
+    numbered = "\n\n".join(f"[{s.n}] {s.header}\n{s.text}" for s in sources)
     out.append({"role": "user", "content": f"Passages:\n\n{numbered}\n\nQuestion: {question}"})
     return out
 
