@@ -130,7 +130,7 @@ def _in_view(page, locator):
 def _hold_asks(page):
     """Requests to /ask wait until released: the loading state can be looked at."""
     held = []
-    page.route("**/ask", lambda route: held.append(route))
+    page.route("**/ask/stream", lambda route: held.append(route))
     return held
 
 
@@ -150,13 +150,13 @@ def test_four_answers_the_newest_message_and_the_loader_stay_above_the_input(
     page.press("#question", "Enter")
     page.wait_for_selector(".bubble.pending")
     assert _in_view(page, page.locator(".bubble.pending"))
-    assert page.is_disabled("#send")
+    assert page.inner_text("#send") == "Stop"
     for _ in range(500):  # the held request reaches the route handler
         if held:
             break
         page.wait_for_timeout(20)
     held[0].continue_()
-    page.unroute("**/ask")
+    page.unroute("**/ask/stream")
     page.wait_for_selector(".bubble.pending", state="detached", timeout=30_000)
     last = page.locator(".bubble.assistant").last
     assert _in_view(page, last)
@@ -182,7 +182,7 @@ def test_the_conversation_survives_a_reload_and_new_chat_clears_it(page):
     assert page.locator(".cite-card").first.is_visible()  # restored answers work as before
     # The next question still sends the restored turns as history.
     sent = []
-    page.on("request", lambda r: r.url.endswith("/ask") and sent.append(r.post_data_json))
+    page.on("request", lambda r: r.url.endswith("/ask/stream") and sent.append(r.post_data_json))
     _ask(page, "What about mid-level?")
     assert [t["content"] for t in sent[0]["history"] if t["role"] == "user"] == [
         FOUR[0],
@@ -306,13 +306,15 @@ def test_markup_in_a_question_is_shown_as_text(page):
 def test_follow_up_sends_history_and_an_error_offers_retry_with_the_question_kept(page):
     requests = []
     page.on(
-        "request", lambda r: requests.append(r.post_data_json) if r.url.endswith("/ask") else None
+        "request",
+        lambda r: requests.append(r.post_data_json) if r.url.endswith("/ask/stream") else None,
     )
     _ask(page, "How much do junior data engineers earn?")
     _ask(page, "And seniors?")
     assert requests[-1]["history"][0]["content"] == "How much do junior data engineers earn?"
     page.route(
-        "**/ask", lambda route: route.fulfill(status=503, json={"detail": "no index loaded: test"})
+        "**/ask/stream",
+        lambda route: route.fulfill(status=503, json={"detail": "no index loaded: test"}),
     )
     _ask(page, "Which cloud platforms do pipelines run on?")
     error = page.locator(".bubble.error").last
@@ -321,7 +323,7 @@ def test_follow_up_sends_history_and_an_error_offers_retry_with_the_question_kep
     assert page.input_value("#question") == "Which cloud platforms do pipelines run on?"
     assert _in_view(page, error)
     _shot(page, "desktop-error-retry")
-    page.unroute("**/ask")
+    page.unroute("**/ask/stream")
     done = page.locator(".bubble.assistant:not(.pending)").count()
     error.locator("button.retry").click()
     page.wait_for_function(
@@ -335,7 +337,7 @@ def test_follow_up_sends_history_and_an_error_offers_retry_with_the_question_kep
 
 
 def test_server_down_is_a_clear_message(page):
-    page.route("**/ask", lambda route: route.abort())
+    page.route("**/ask/stream", lambda route: route.abort())
     _ask(page, "Anything?")
     assert "could not be reached" in page.locator(".bubble.error").last.inner_text()
     page.problems.clear()  # the aborted request is logged by the browser, as it should be
@@ -446,7 +448,8 @@ def test_phone_taps_preview_then_open_the_source_over_the_chat(phone):
 def test_phone_error_offers_retry(phone):
     page = phone
     page.route(
-        "**/ask", lambda route: route.fulfill(status=503, json={"detail": "no index loaded: test"})
+        "**/ask/stream",
+        lambda route: route.fulfill(status=503, json={"detail": "no index loaded: test"}),
     )
     _ask(page, FOUR[1])
     error = page.locator(".bubble.error").last
@@ -467,3 +470,20 @@ def test_phone_width_and_dark_mode(browser, server):
     assert background == "rgb(22, 23, 26)"
     _shot(page, "phone-dark")
     context.close()
+
+
+def test_stop_ends_a_slow_answer_and_keeps_the_question(page):
+    held = _hold_asks(page)
+    page.fill("#question", FOUR[0])
+    page.press("#question", "Enter")
+    page.wait_for_selector(".bubble.pending")
+    assert page.inner_text("#send") == "Stop"
+    page.click("#send")
+    error = page.locator(".bubble.error")
+    error.wait_for()
+    assert "stopped before the answer was finished" in error.inner_text()
+    assert page.input_value("#question") == FOUR[0]
+    assert page.inner_text("#send") == "Ask"
+    assert held  # the request was on its way when stopped
+    page.unroute("**/ask/stream")
+    page.problems.clear()  # the browser logs the aborted request

@@ -460,11 +460,72 @@
     }
   }
 
+  // /ask/stream: `citations`, then `delta` pieces (a generated draft, shown as it
+  // comes), then `done` with the checked answer, which replaces the draft.
+  async function streamAnswer(body, pendingNode, signal) {
+    let response;
+    try {
+      response = await fetch("/ask/stream", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+        signal,
+      });
+    } catch (_) {
+      return signal.aborted ? { ok: false, error: STOPPED } : { ok: false, error: UNREACHABLE };
+    }
+    if (!response.ok) {
+      let payload = null;
+      try {
+        payload = await response.json();
+      } catch (_) {
+        payload = null;
+      }
+      return { ok: false, error: describeError(response.status, payload) };
+    }
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    let draft = null;
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let cut;
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          const name = (block.match(/^event: (.*)$/m) || [])[1];
+          const data = JSON.parse((block.match(/^data: (.*)$/m) || [])[1] || "null");
+          if (name === "done") return { ok: true, payload: data };
+          if (name === "error") return { ok: false, error: data.detail };
+          if (name === "delta") {
+            if (!draft) {
+              pendingNode.querySelector(".waiting")?.remove();
+              draft = el("p", "draft");
+              pendingNode.appendChild(draft);
+            }
+            draft.textContent += data.text;
+            if (stuck) toEnd();
+          }
+        }
+      }
+    } catch (_) {
+      return { ok: false, error: signal.aborted ? STOPPED : UNREACHABLE };
+    }
+    return { ok: false, error: "the answer ended before it was finished." };
+  }
+
+  const STOPPED = "stopped before the answer was finished.";
+  const UNREACHABLE = "the server could not be reached. Check that careerqa is running.";
+  let controller = null;
+
   async function ask(question) {
     question = question.trim();
     if (busy || !question) return;
     busy = true;
-    updateCounter();
+    controller = new AbortController();
+    setBusy(true);
     const turn = { question };
     const history = historyBefore(null);
     intro.hidden = true;
@@ -473,7 +534,7 @@
     pendingNode.setAttribute("aria-busy", "true");
     pendingNode.append(el("span", "spinner"), el("span", "waiting", "Looking through the articles…"));
     reveal(pendingNode);
-    const result = await postJson("/ask", { question, top_k: 5, history });
+    const result = await streamAnswer({ question, top_k: 5, history }, pendingNode, controller.signal);
     pendingNode.previousElementSibling.remove();
     pendingNode.remove();
     if (result.ok) turn.data = result.payload;
@@ -484,8 +545,16 @@
     reveal(node);
     if (!result.ok && !input.value.trim()) setInput(question); // nothing typed since: keep it
     busy = false;
-    updateCounter();
+    controller = null;
+    setBusy(false);
     input.focus();
+  }
+
+  function setBusy(on) {
+    // While an answer comes, the Ask button is a Stop button.
+    send.textContent = on ? "Stop" : "Ask";
+    send.classList.toggle("stop", on);
+    updateCounter();
   }
 
   // --- the input: Enter sends, a counter warns before the limit ---
@@ -504,7 +573,7 @@
         (over ? " — too long to send: remove " + (n - limit).toLocaleString("en") : "")
       : "";
     input.setAttribute("aria-invalid", String(over));
-    send.disabled = busy || over;
+    send.disabled = !busy && over;
   }
 
   function setInput(value) {
@@ -520,7 +589,11 @@
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    if (busy || length() > limit) {
+    if (busy) {
+      if (event.submitter === send) controller?.abort(); // the Stop button
+      return;
+    }
+    if (length() > limit) {
       updateCounter();
       return;
     }
