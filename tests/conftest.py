@@ -21,6 +21,17 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 DATA = Path(__file__).parent / "data"
+# The fields of the /ask response and of its citations (docs/architecture.md, the contract).
+ANSWER_FIELDS = {
+    "question",
+    "answer",
+    "answered",
+    "citations",
+    "mode",
+    "reason",
+    "unsupported",
+    "took_ms",
+}
 # The fields of a citation in the /ask response (docs/architecture.md, the /ask contract).
 CITATION_FIELDS = {
     "n",
@@ -138,6 +149,32 @@ def real_embedder():
     return SentenceTransformerEmbedder()
 
 
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def answers_ok(url: str, seconds: float, pause: float = 0.2) -> bool:
+    """Wait until GET `url` is 200 (True) or `seconds` have passed (False)."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(pause)
+    return False
+
+
 class LiveServer:
     """A real uvicorn server on 127.0.0.1 in a thread, for HTTP and browser tests."""
 
@@ -165,19 +202,9 @@ class LiveServer:
         )
 
     def __enter__(self) -> LiveServer:
-        import time
-
-        import httpx
-
         self.thread.start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        if answers_ok(self.url + "/readyz", 60, pause=0.1):
+            return self
         raise RuntimeError("server did not become ready in 60 s")
 
     def __exit__(self, *exc) -> None:

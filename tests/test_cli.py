@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from careerqa.cli import cli
 
-from .conftest import CITATION_FIELDS
+from .conftest import ANSWER_FIELDS, CITATION_FIELDS
 
 
 @pytest.fixture
@@ -39,16 +39,7 @@ def test_ask_builds_the_index_when_missing_and_prints_json(run):
     result = run("ask", "How much do junior data engineers earn?", "--json")
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
-    assert set(payload) == {
-        "question",
-        "answer",
-        "answered",
-        "citations",
-        "mode",
-        "reason",
-        "unsupported",
-        "took_ms",
-    }
+    assert set(payload) == ANSWER_FIELDS
     assert payload["answered"] and "$60,000 and $75,000" in payload["answer"]
     citation = payload["citations"][0]
     assert set(citation) == CITATION_FIELDS

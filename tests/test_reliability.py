@@ -18,7 +18,7 @@ from careerqa.errors import IndexBusyError, IndexCorruptError
 from careerqa.ingest import ingest
 from careerqa.security import MAX_BODY_BYTES
 
-from .conftest import LiveServer, run_cli, start_cli, started
+from .conftest import LiveServer, answers_ok, free_port, run_cli, start_cli, started
 
 # --- input ----------------------------------------------------------------------
 
@@ -317,24 +317,15 @@ def _rss_mb(pid: int) -> float:
 
 def test_soak_32_clients_while_the_corpus_changes_twice(settings, corpus_dir):
     """A real server process; 32 clients; 3,000 requests; two corpus changes mid-way."""
-    import socket
     import threading
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = start_cli(
         settings, "serve", "--port", str(port), "--watch", CAREERQA_ADMIN_TOKEN="soak"
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        answers_ok(url + "/readyz", 120)
         total, clients = 3000, 32
         questions = [
             "How much do junior data engineers earn?",

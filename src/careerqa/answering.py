@@ -20,6 +20,13 @@ from .shaping import Part, shape_answer
 from .units import candidate_units
 
 NOT_COVERED = "The articles don't cover this question, so I can't answer it from them."
+# A citation marker in an answer; numbers stay small (top_k ≤ 20 plus list passages).
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+
+
+def cited_numbers(answer: str) -> set[int]:
+    """The citation numbers an answer's `[n]` markers use."""
+    return {int(n) for n in _MARKER.findall(answer)}
 
 
 class Citation(BaseModel, frozen=True):

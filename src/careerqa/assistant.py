@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
 from .answering import Answer, Citation, Unsupported, compose, make_citations
-from .checking import Passage, claims, judge, render
+from .checking import Passage, claims, figures, judge, render
 from .conversation import Turn
 from .embedding import Embedder, embed_async
 from .errors import GenerationError
@@ -186,6 +186,7 @@ class Assistant:
             n=citation.n,
             text=chunk.text,
             header=source.header,
+            figures=frozenset(figures(chunk.text)),
             vector=self.index.data.vectors[hit.row],
             sentence_vectors=table.vectors[lo:hi],
             words=frozenset(words),

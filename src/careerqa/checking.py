@@ -45,6 +45,7 @@ class Passage:
     n: int
     text: str
     header: str  # "title — heading", as the model saw it
+    figures: frozenset[str]  # what `figures` finds in the text, found once
     vector: np.ndarray
     sentence_vectors: np.ndarray
     words: frozenset[str]
@@ -130,7 +131,7 @@ def judge(claim: Claim, vector: np.ndarray, passages: list[Passage]) -> Verdict:
     reasons = []
     supported = []
     for passage in candidates:
-        missing = stated - figures(passage.text)
+        missing = stated - passage.figures
         if missing:
             reasons.append(f"[{passage.n}] does not state {', '.join(sorted(missing))}")
             continue

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .answering import Answer
+from .answering import Answer, cited_numbers
 from .errors import CareerQAError
 from .shapes import SHAPES, question_shape
-
-_MARKER = re.compile(r"\[(\d+)\]")
 
 
 @dataclass(frozen=True)
@@ -79,7 +76,7 @@ def score_answer(q: EvalQuestion, answer: Answer) -> EvalRow:
     """The row for one question and the answer it got."""
     texts = [c.text for c in answer.citations]
     first = next((i for i, t in enumerate(texts[:10], 1) if matches(t, q.answers)), None)
-    cited = {int(n) for n in _MARKER.findall(answer.answer)}
+    cited = cited_numbers(answer.answer)
     return EvalRow(
         id=q.id,
         question=q.question,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from .answering import cited_numbers
 from .errors import FeedbackError
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,6 @@ MIGRATIONS = [
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 MAX_ID = 2**63 - 1  # SQLite's largest integer
-_MARKER = re.compile(r"\[(\d{1,3})\]")  # citation numbers are 1–100
 
 
 @dataclass(frozen=True)
@@ -233,7 +232,7 @@ def export_lines(rows: list[Stored]) -> Iterator[dict[str, Any]]:
         if mark.rating == "unsupported":
             cited = [c for c in mark.citations if c.n == mark.citation]
         else:
-            numbers = {int(n) for n in _MARKER.findall(mark.answer)}
+            numbers = cited_numbers(mark.answer)
             cited = [c for c in mark.citations if c.n in numbers]
         yield {
             "id": f"feedback-{stored.id}",

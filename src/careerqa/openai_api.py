@@ -21,9 +21,10 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from .answering import Answer
+from .answering import Answer, cited_numbers
 from .conversation import Turn
 from .errors import QuestionError
+from .generation import Source
 from .routes import Asking, Live
 from .schemas import MAX_HISTORY_TURNS, ErrorOut
 
@@ -143,10 +144,11 @@ def _content(answer: Answer) -> str:
     """The answer, then its cited sources as a readable list."""
     if not answer.citations:
         return answer.answer
+    numbers = cited_numbers(answer.answer)
     lines = [
-        f"[{c.n}] {c.title}" + (f" — {c.heading}" if c.heading else "") + f" ({c.url})"
+        f"[{c.n}] {Source(c.n, c.title, c.heading, c.text).header} ({c.url})"
         for c in answer.citations
-        if f"[{c.n}]" in answer.answer
+        if c.n in numbers
     ]
     return answer.answer + (_SOURCES + "\n".join(lines) if lines else "")
 

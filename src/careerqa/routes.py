@@ -82,10 +82,7 @@ def admin(request: Request, authorization: Annotated[str | None, Header()] = Non
     token = request.app.state.settings.admin_token
     if not token:
         raise HTTPException(404, "admin routes are off: set CAREERQA_ADMIN_TOKEN to enable them")
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(
-        given.strip().encode(), token.encode()
-    ):
+    if not _bearer(authorization, token):
         raise HTTPException(
             401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
@@ -94,17 +91,20 @@ def admin(request: Request, authorization: Annotated[str | None, Header()] = Non
 def asker(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
     """The bearer token of CAREERQA_API_KEY, when set; asking is open otherwise."""
     key = request.app.state.settings.api_key
-    if not key:
-        return
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(
-        given.strip().encode(), key.encode()
-    ):
+    if key and not _bearer(authorization, key):
         raise HTTPException(
             401,
             "a valid API key is required (Authorization: Bearer …)",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+
+def _bearer(authorization: str | None, token: str) -> bool:
+    """Does the Authorization header carry this bearer token (compared in constant time)?"""
+    scheme, _, given = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and secrets.compare_digest(
+        given.strip().encode(), token.encode()
+    )
 
 
 Live = Annotated[Assistant, Depends(assistant)]

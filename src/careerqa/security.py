@@ -32,8 +32,6 @@ def too_large(limit: int) -> str:
     return f"request body is larger than {limit // 1024} KiB"
 
 
-TOO_LARGE = too_large(MAX_BODY_BYTES)
-
 # The app's own scripts and styles only; nothing inline, nothing from elsewhere.
 STRICT_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -108,7 +106,7 @@ class EdgeMiddleware:
             extra = FRAMED_HEADERS
         else:
             extra = self.strict
-        limit = body_limit(scope["path"])
+        limit = body_limit(path)
         if _declared_length(scope) > limit:
             body = json.dumps({"detail": too_large(limit)}).encode()
             await send(

@@ -440,6 +440,15 @@
     return "the server answered with status " + status + ".";
   }
 
+  async function jsonOf(response) {
+    // The body as JSON, or null when it is not JSON (a proxy's error page, say).
+    try {
+      return await response.json();
+    } catch (_) {
+      return null;
+    }
+  }
+
   async function postJson(url, body) {
     try {
       const response = await fetch(url, {
@@ -447,12 +456,7 @@
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify(body),
       });
-      let payload = null;
-      try {
-        payload = await response.json();
-      } catch (_) {
-        payload = null;
-      }
+      const payload = await jsonOf(response);
       if (!response.ok || !payload) return { ok: false, error: describeError(response.status, payload) };
       return { ok: true, payload };
     } catch (_) {
@@ -474,15 +478,7 @@
     } catch (_) {
       return signal.aborted ? { ok: false, error: STOPPED } : { ok: false, error: UNREACHABLE };
     }
-    if (!response.ok) {
-      let payload = null;
-      try {
-        payload = await response.json();
-      } catch (_) {
-        payload = null;
-      }
-      return { ok: false, error: describeError(response.status, payload) };
-    }
+    if (!response.ok) return { ok: false, error: describeError(response.status, await jsonOf(response)) };
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
     let draft = null;
