@@ -37,7 +37,7 @@ from careerqa.settings import Settings  # noqa: E402
 
 QUESTIONS = [
     json.loads(line)["question"]
-    for path in (REPO.parent / "shared" / "eval" / "dev.jsonl", REPO / "eval" / "extra.jsonl")
+    for path in (REPO / "eval" / "dev.jsonl", REPO / "eval" / "extra.jsonl")
     if path.exists()
     for line in path.read_text().splitlines()
     if line.strip()

@@ -279,3 +279,33 @@ def test_echoed_headers_questions_repeats_and_a_cut_off_end_are_not_claims(assis
         "Junior data engineers usually earn between $60,000 and $75,000 a year. [1]"
     )
     assert answer.unsupported == []  # none of those was a claim
+
+
+def test_a_title_alone_before_a_list_is_not_a_claim(assistant, model):
+    answer = _ask(
+        assistant,
+        model,
+        "Data Engineer Salaries: [1]\n"
+        "- Junior data engineers usually earn between $60,000 and $75,000 a year [1]\n"
+        "Where pay is highest: [2]",
+    )
+    assert answer.answer == (
+        "- Junior data engineers usually earn between $60,000 and $75,000 a year [1]"
+    )
+    assert answer.unsupported == []
+
+
+def test_filler_that_borrows_the_topic_but_not_the_passage_is_dropped(assistant, model):
+    answer = _ask(
+        assistant,
+        model,
+        "Junior data engineers usually earn between $60,000 and $75,000 a year [1]. "
+        "This lays the groundwork for a rewarding data engineering career [1].",
+    )
+    assert answer.answer == (
+        "Junior data engineers usually earn between $60,000 and $75,000 a year. [1]"
+    )
+    assert [u.text for u in answer.unsupported] == [
+        "This lays the groundwork for a rewarding data engineering career."
+    ]
+    assert "word overlap" in answer.unsupported[0].reason

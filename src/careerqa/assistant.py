@@ -95,7 +95,7 @@ class Assistant:
         """The question protocol, as events: Started, Draft pieces, then Finished."""
         started = time.perf_counter()
         history = history or []
-        hits, extractive = await self._extractive(question, top_k, history)
+        hits, extractive = await self.retrieve(question, top_k, history)
         if self.generator is None or not extractive.answered:
             # Declining is decided before any model is asked: it never answers what
             # the articles don't cover.
@@ -130,11 +130,11 @@ class Assistant:
         )
         yield Finished(_timed(answer, started))
 
-    async def _extractive(
-        self, question: str, top_k: int | None, history: list[Turn]
+    async def retrieve(
+        self, question: str, top_k: int | None = None, history: list[Turn] | None = None
     ) -> tuple[list[Hit], Answer]:
         """The retrieved passages, and the extractive answer (or refusal) from them."""
-        plan = QueryPlan.make(question, history, self.index.lexical, self.index.vocabulary)
+        plan = QueryPlan.make(question, history or [], self.index.lexical, self.index.vocabulary)
         query = plan.query(await embed_async(self.embedder, plan.texts))
         settings = self.settings
         hits = search(
@@ -167,7 +167,7 @@ class Assistant:
         if not found:
             return _Checked("", [])
         vectors = await embed_async(self.embedder, [c.text for c in found])
-        passages = [self._passage(c, hit) for c, hit in zip(citations, hits, strict=True)]
+        passages = self.passages(hits, citations)
         verdicts = [judge(c, v, passages) for c, v in zip(found, vectors, strict=True)]
         dropped = [
             Unsupported(text=v.claim.text, reason=v.reason)
@@ -175,6 +175,10 @@ class Assistant:
             if not v.supported_by and v.reason != "not a claim"
         ]
         return _Checked(render(verdicts), dropped)
+
+    def passages(self, hits: list[Hit], citations: list[Citation]) -> list[Passage]:
+        """The passages a model is given, as the checker reads them."""
+        return [self._passage(c, hit) for c, hit in zip(citations, hits, strict=True)]
 
     def _passage(self, citation: Citation, hit: Hit) -> Passage:
         lo, hi = hit.chunk.sentence_rows
