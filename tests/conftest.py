@@ -44,6 +44,7 @@ CITATION_FIELDS = {
     "end",
     "score",
     "url",
+    "page",
 }
 REPO = Path(__file__).parent.parent
 

@@ -19,11 +19,14 @@ def test_reads_txt_and_md_with_front_matter(corpus_dir):
     assert by_id["skills"].title == "Skills Every Data Engineer Needs"
 
 
-def test_skips_other_files_with_a_warning(corpus_dir, caplog):
+def test_skips_unreadable_and_other_files_with_a_warning(corpus_dir, caplog):
+    (corpus_dir / "photo.jpg").write_bytes(b"\xff\xd8\xff")
     with caplog.at_level(logging.WARNING):
         report = load_corpus(corpus_dir)
-    assert ("notes.pdf", "not a .txt or .md file") in report.skipped
-    assert "notes.pdf" in caplog.text
+    reasons = dict(report.skipped)
+    assert reasons["notes.pdf"].startswith("not a readable PDF")  # text named .pdf
+    assert reasons["photo.jpg"] == "not an article file (.txt, .md, .html, .htm, .pdf or .docx)"
+    assert "notes.pdf" in caplog.text and "photo.jpg" in caplog.text
 
 
 def test_reports_undecodable_and_empty_files_by_name_and_keeps_the_rest(corpus_dir):

@@ -28,7 +28,7 @@ def test_first_ingest_builds_everything(settings, fake):
     report = ingest(settings, fake)
     assert sorted(report.added) == ["portfolio", "salaries", "skills"]
     assert report.full and report.chunks_embedded > 0
-    assert ("notes.pdf", "not a .txt or .md file") in report.skipped
+    assert dict(report.skipped)["notes.pdf"].startswith("not a readable PDF")
     data = store.load(settings.index_dir)
     assert len(data.chunks) == len(data.vectors) == len(data.vector_index) == report.chunks_embedded
     manifest = json.loads((store.current_build(settings.index_dir) / "manifest.json").read_text())

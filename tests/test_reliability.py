@@ -286,7 +286,7 @@ def test_missing_corpus_folder_is_one_clear_line(tmp_path):
     assert result.exit_code == 1
     assert result.output.strip() == (
         f"careerqa: error: corpus folder {tmp_path / 'nope'} does not exist — create it and put "
-        ".txt or .md articles in it, or set CAREERQA_CORPUS_DIR"
+        "articles (.txt, .md, .html, .htm, .pdf or .docx) in it, or set CAREERQA_CORPUS_DIR"
     )
 
 

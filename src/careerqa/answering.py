@@ -47,6 +47,9 @@ class Citation(BaseModel, frozen=True):
         "(0 for a passage cited only for a list item it holds)."
     )
     url: str = Field(description="The source view with this passage highlighted.")
+    page: int | None = Field(
+        None, description="The page of the original the passage starts on (PDFs; else null)."
+    )
 
 
 class Unsupported(BaseModel, frozen=True):
@@ -104,6 +107,7 @@ def make_citations(hits: list[Hit], index: LoadedIndex) -> list[Citation]:
                 end=chunk.end,
                 score=round(hit.score, 6),
                 url=citation_url(chunk.doc_id, chunk.start, chunk.end),
+                page=doc.page_at(chunk.start),
             )
         )
     return citations

@@ -12,6 +12,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 _MD_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$")
+# Where a page of the original starts ("<!-- page 4 -->", written by converting.py).
+_PAGE_MARK = re.compile(r"^<!--\s*page\s+(\d{1,5})\s*-->$")
+
+
+def page_mark(number: int) -> str:
+    """The line that says page `number` of the original starts here."""
+    return f"<!-- page {number} -->"
+
+
 # A list item's marker: a bullet, or a number with "." or ")".
 _MARKER = r"(?:[-*•·‣◦▪●–]|\d{1,2}[.)])\s+"
 LIST_MARKER = re.compile(rf"^{_MARKER}")
@@ -83,6 +92,7 @@ class Block:
     start: int
     end: int
     heading: str | None  # the nearest heading above a paragraph or item
+    page: int | None = None  # the page it is on, for documents with pages (PDFs)
 
 
 class Article(Protocol):
@@ -201,8 +211,12 @@ def clean(doc: Article) -> CleanDocument:
     blocks: list[Block] = []
     offset = 0
     heading: str | None = None
+    page: int | None = None
     previous = None
     for line, is_noise_line in zip(lines, noise, strict=True):
+        if mark := _PAGE_MARK.match(line):
+            page = int(mark.group(1))
+            continue
         if not line or is_noise_line or is_boilerplate(line) or line == previous:
             continue
         previous = line
@@ -218,9 +232,8 @@ def clean(doc: Article) -> CleanDocument:
                 continue
         if parts:
             offset += 1  # the "\n" joining blocks
-        blocks.append(
-            Block(kind, offset, offset + len(text), None if kind == "heading" else heading)
-        )
+        under = None if kind == "heading" else heading
+        blocks.append(Block(kind, offset, offset + len(text), under, page))
         parts.append(text)
         offset += len(text)
     return CleanDocument(doc_id=doc.doc_id, text="\n".join(parts), blocks=tuple(blocks))

@@ -18,7 +18,9 @@ from .errors import CareerQAError
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from .adding import Added
     from .assistant import Assistant
+    from .ingest import IngestReport
     from .schemas import AskResponse
 
 log = logging.getLogger("careerqa")
@@ -33,7 +35,7 @@ def _setup_logging(verbose: int) -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    for noisy in ("faiss", "bm25s", "sentence_transformers", "httpx"):
+    for noisy in ("faiss", "bm25s", "sentence_transformers", "httpx", "pypdf", "trafilatura"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
@@ -141,9 +143,14 @@ def ingest(ctx: click.Context, full: bool, wait: float) -> None:
     from .ingest import ingest as run_ingest
 
     settings = _settings(ctx)
-    report = run_ingest(settings, _embedder(settings), full=full, lock_wait=wait)
+    _print_ingest(run_ingest(settings, _embedder(settings), full=full, lock_wait=wait), settings)
+
+
+def _print_ingest(report: IngestReport, settings: Settings) -> None:
     for source, reason in report.skipped:
         click.echo(f"skipped {source}: {reason}", err=True)
+    for source, problem in report.warnings:
+        click.echo(f"warning {source}: {problem}", err=True)
     if report.full and report.reason:
         click.echo(f"full build: {report.reason}")
     for label, ids in (
@@ -164,7 +171,60 @@ def _print_answer(response: AskResponse) -> None:
         click.echo()
     for c in response.citations:
         where = c.title + (f" — {c.heading}" if c.heading else "")
-        click.echo(f"[{c.n}] {where} ({c.source}, chars {c.start}-{c.end})")
+        page = f"p. {c.page}, " if c.page else ""
+        click.echo(f"[{c.n}] {where} ({c.source}, {page}chars {c.start}-{c.end})")
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True, metavar="URL|FILE...")
+@click.option("--no-index", is_flag=True, help="Only save into the corpus; don't update the index.")
+@click.pass_context
+def add(ctx: click.Context, sources: tuple[str, ...], no_index: bool) -> None:
+    """Add web pages (http/https URLs) or files (.html, .pdf, .docx, .txt, .md) to the corpus.
+
+    Each is converted and saved into the corpus folder as Markdown with front matter
+    (title, url, date), so it can be read and edited there; the index is then
+    updated. A URL or file name added again replaces its earlier file. Sources that
+    fail are reported by name and the rest are added; the exit status is then 1.
+    """
+    from .ingest import ingest as run_ingest
+
+    settings = _settings(ctx)
+    failed = 0
+    for source in sources:
+        try:
+            added = _add_one(settings, source)
+        except CareerQAError as exc:
+            failed += 1
+            click.echo(f"not added {source}: {exc}", err=True)
+            continue
+        verb = "replaced" if added.replaced else "added"
+        click.echo(f"{verb} {added.path} ({added.title})")
+    if failed < len(sources) and not no_index:
+        _print_ingest(run_ingest(settings, _embedder(settings)), settings)
+    if failed:
+        ctx.exit(1)
+
+
+def _add_one(settings: Settings, source: str) -> Added:
+    from .adding import add as add_document
+    from .adding import kind_of
+    from .converting import MAX_BYTES
+    from .errors import DocumentError
+    from .fetching import fetch
+
+    if "://" in source:
+        page = fetch(source, timeout=settings.fetch_timeout)
+        kind = kind_of(page.url.rsplit("/", 1)[-1], page.content_type, page.body)
+        return add_document(settings.corpus_dir, page.body, kind, name=source, url=page.url)
+    path = Path(source)
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise DocumentError(f"over the {MAX_BYTES // 2**20} MB limit")
+        body = path.read_bytes()
+    except OSError as exc:
+        raise DocumentError(exc.strerror or str(exc)) from None
+    return add_document(settings.corpus_dir, body, kind_of(path.name, "", body), name=path.name)
 
 
 @cli.command()

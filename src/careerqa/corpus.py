@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .cleaning import is_boilerplate
+from .converting import CONVERTERS, MAX_BYTES, Converted, convert
 from .errors import CorpusError
 
 log = logging.getLogger(__name__)
 
-SUFFIXES = (".txt", ".md")
+TEXT_SUFFIXES = (".txt", ".md")
+SUFFIXES = (*TEXT_SUFFIXES, *CONVERTERS)
+KINDS = ".txt, .md, .html, .htm, .pdf or .docx"
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 _KEY_VALUE = re.compile(r"^\s*([A-Za-z_][\w-]*)\s*:\s*(.*?)\s*$")
 
@@ -29,6 +33,7 @@ class Document:
     text: str
     content_hash: str
     url: str | None = None
+    empty_pages: tuple[int, ...] = ()  # pages of a PDF with no text layer
 
 
 @dataclass
@@ -37,6 +42,7 @@ class CorpusReport:
 
     documents: list[Document] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # used, but with a problem
 
 
 def slugify(text: str) -> str:
@@ -58,17 +64,23 @@ def parse_front_matter(text: str) -> tuple[dict[str, str], str]:
     return meta, text[match.end() :]
 
 
-def _title_from(body: str, path: Path) -> str:
+def title_from(body: str, path: Path) -> str:
     for line in body.splitlines():
         line = line.strip()
         # Dates, navigation and one-word categories are not titles.
+        if line.startswith("<!--"):
+            continue  # a page mark or comment
         if len(line.split()) >= 3 and not line.endswith((".", ",")) and not is_boilerplate(line):
             return line.lstrip("# ").strip()
     return path.stem.replace("_", " ").replace("-", " ").strip().capitalize()
 
 
-def read_document(path: Path, source: str, doc_id: str) -> Document:
-    """Read one file; raise ValueError with a reason when it cannot be used."""
+def read_document(
+    path: Path, source: str, doc_id: str, cache: ConversionCache | None = None
+) -> Document:
+    """Read one file (converting web pages, PDFs and Word files); ValueError says why not."""
+    if path.suffix.lower() not in TEXT_SUFFIXES:
+        return _read_converted(path, source, doc_id, cache)
     raw = path.read_bytes()
     try:
         decoded = raw.decode("utf-8-sig")
@@ -81,7 +93,7 @@ def read_document(path: Path, source: str, doc_id: str) -> Document:
         raise ValueError("empty file")
     return Document(
         doc_id=doc_id,
-        title=meta.get("title") or _title_from(body, path),
+        title=meta.get("title") or title_from(body, path),
         source=source,
         text=body,
         content_hash=hashlib.sha256(raw).hexdigest(),
@@ -89,31 +101,96 @@ def read_document(path: Path, source: str, doc_id: str) -> Document:
     )
 
 
-def load_corpus(corpus_dir: Path) -> CorpusReport:
-    """Read every .txt and .md file below corpus_dir; report the ones it skips.
+def _read_converted(
+    path: Path, source: str, doc_id: str, cache: ConversionCache | None
+) -> Document:
+    size = path.stat().st_size
+    if size > MAX_BYTES:  # refused before it is read
+        raise ValueError(f"{size / 2**20:.0f} MB, more than the {MAX_BYTES // 2**20} MB limit")
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    converted = cache.get(digest) if cache else None
+    if converted is None:
+        converted = convert(path.suffix, raw)
+        if cache:
+            cache.put(digest, converted)
+    return Document(
+        doc_id=doc_id,
+        title=converted.title or title_from(converted.text, path),
+        source=source,
+        text=converted.text,
+        content_hash=digest,
+        url=converted.url,
+        empty_pages=converted.empty_pages,
+    )
+
+
+class ConversionCache:
+    """Converted documents by the SHA-256 of their file: unchanged files convert once."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.used: set[str] = set()
+
+    def get(self, digest: str) -> Converted | None:
+        self.used.add(digest)
+        try:
+            raw = json.loads((self.folder / f"{digest}.json").read_text(encoding="utf-8"))
+            return Converted(**{**raw, "empty_pages": tuple(raw["empty_pages"])})
+        except (OSError, ValueError, TypeError, KeyError):
+            return None  # missing or unreadable: convert again
+
+    def put(self, digest: str, converted: Converted) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            temporary = self.folder / f".{digest}.tmp"
+            temporary.write_text(json.dumps(asdict(converted)), encoding="utf-8")
+            temporary.replace(self.folder / f"{digest}.json")
+        except OSError as exc:  # a cache that cannot be written only costs time
+            log.warning("could not cache a converted document in %s: %s", self.folder, exc)
+
+    def prune(self) -> None:
+        """Forget the conversions of files that are no longer in the corpus."""
+        for entry in self.folder.glob("*.json"):
+            if entry.stem not in self.used:
+                entry.unlink(missing_ok=True)
+
+
+def load_corpus(corpus_dir: Path, cache_dir: Path | None = None) -> CorpusReport:
+    """Read every article file below corpus_dir; report the ones it skips, by name.
+
+    Web pages, PDFs and Word files are converted (`converting.py`); with a
+    `cache_dir`, each conversion is kept there by the file's hash and reused.
 
     A file is read only when its real path (links resolved) is inside the corpus
     folder: a link to /etc/passwd is reported, never indexed or served.
     """
     if not corpus_dir.is_dir():
         raise CorpusError(
-            f"corpus folder {corpus_dir} does not exist — create it and put .txt or .md "
-            "articles in it, or set CAREERQA_CORPUS_DIR"
+            f"corpus folder {corpus_dir} does not exist — create it and put articles "
+            f"({KINDS}) in it, or set CAREERQA_CORPUS_DIR"
         )
     report = CorpusReport()
+    cache = ConversionCache(cache_dir) if cache_dir else None
     used_ids: set[str] = set()
     for _, source, real in _corpus_files(corpus_dir, report):
         doc_id = slugify(source.rsplit(".", 1)[0])
         if doc_id in used_ids:
             doc_id = slugify(source)
         try:
-            doc = read_document(real, source, doc_id)
+            doc = read_document(real, source, doc_id, cache)
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             _skip(report, source, reason)
             continue
         used_ids.add(doc_id)
         report.documents.append(doc)
+        if doc.empty_pages:
+            pages = ", ".join(map(str, doc.empty_pages))
+            report.warnings.append((source, f"no text on page(s) {pages} (scanned? run OCR)"))
+            log.warning("%s: no text on page(s) %s (scanned? run OCR)", source, pages)
+    if cache:
+        cache.prune()
     return report
 
 
@@ -142,7 +219,7 @@ def _corpus_files(corpus_dir: Path, report: CorpusReport) -> list[tuple[Path, st
             elif not real.is_file():
                 _skip(report, source, "not a regular file")
             elif path.suffix.lower() not in SUFFIXES:
-                _skip(report, source, "not a .txt or .md file")
+                _skip(report, source, f"not an article file ({KINDS})")
             else:
                 found.append((path, source, real))
     return sorted(found)

@@ -47,3 +47,11 @@ class FeedbackError(CareerQAError):
 
 class GenerationError(CareerQAError):
     """A generated answer could not be had: the model is unreachable, slow or unreadable."""
+
+
+class DocumentError(CareerQAError):
+    """A document could not be fetched, converted or added to the corpus."""
+
+
+class FetchRefused(DocumentError):
+    """A URL the server may not fetch: an internal address, or a scheme other than http(s)."""

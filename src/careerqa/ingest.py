@@ -17,7 +17,7 @@ import numpy as np
 from . import __version__, store
 from .chunking import ChunkSettings, chunk_document
 from .cleaning import clean
-from .corpus import Document, load_corpus
+from .corpus import KINDS, Document, load_corpus
 from .embedding import Embedder
 from .errors import CareerQAError, CorpusError, IndexMismatchError, IndexMissingError, ModelError
 from .index import VectorIndex
@@ -37,6 +37,7 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # indexed, with a problem
     chunks_embedded: int = 0
     build_id: str | None = None
     full: bool = False
@@ -157,11 +158,11 @@ def _ingest_locked(
     known: IndexData | None,
     progress: bool | None,
 ) -> IngestReport:
-    corpus = load_corpus(settings.corpus_dir)
-    report = IngestReport(skipped=corpus.skipped)
+    corpus = load_corpus(settings.corpus_dir, settings.index_dir / "converted")
+    report = IngestReport(skipped=corpus.skipped, warnings=corpus.warnings)
     if not corpus.documents:
         raise CorpusError(
-            f"no usable .txt or .md articles in {settings.corpus_dir} — add some and run again"
+            f"no usable articles ({KINDS}) in {settings.corpus_dir} — add some and run again"
         )
     old, report.reason = _previous(settings, full, known)
     report.full = old is None

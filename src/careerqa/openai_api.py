@@ -146,7 +146,9 @@ def _content(answer: Answer) -> str:
         return answer.answer
     numbers = cited_numbers(answer.answer)
     lines = [
-        f"[{c.n}] {Source(c.n, c.title, c.heading, c.text).header} ({c.url})"
+        f"[{c.n}] {Source(c.n, c.title, c.heading, c.text).header}"
+        + (f", p. {c.page}" if c.page else "")
+        + f" ({c.url})"
         for c in answer.citations
         if c.n in numbers
     ]

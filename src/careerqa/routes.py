@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import (
     FileResponse,
     HTMLResponse,
@@ -22,17 +23,31 @@ from fastapi.responses import (
     StreamingResponse,
 )
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
 
 from . import __version__
+from .adding import Added, add, kind_of
 from .assistant import Assistant, Draft, Event, Started
 from .cleaning import Block
 from .conversation import Turn
-from .errors import CareerQAError, FeedbackError, IndexBusyError, QuestionError
+from .corpus import slugify
+from .errors import (
+    CareerQAError,
+    DocumentError,
+    FeedbackError,
+    FetchRefused,
+    IndexBusyError,
+    QuestionError,
+)
 from .feedback import MAX_ID, FeedbackStore, export_lines
+from .fetching import Guard, fetch
 from .query import MAX_QUESTION_CHARS
 from .schemas import (
     AskRequest,
     AskResponse,
+    DocumentIn,
+    DocumentOut,
     ErrorOut,
     FeedbackIn,
     FeedbackOut,
@@ -40,8 +55,9 @@ from .schemas import (
     Readiness,
     ReindexOut,
 )
-from .security import FEEDBACK_MAX_BYTES, MAX_BODY_BYTES, RateLimiter
+from .security import DOCUMENT_MAX_BYTES, FEEDBACK_MAX_BYTES, MAX_BODY_BYTES, RateLimiter
 from .serving import IndexHolder
+from .settings import Settings
 
 WEB = Path(str(files("careerqa.web")))
 templates = Jinja2Templates(directory=str(WEB / "templates"))
@@ -226,6 +242,95 @@ def reindex(request: Request, full: bool = False) -> ReindexOut:
     return ReindexOut.from_report(report)
 
 
+_DOCUMENT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/DocumentIn"}},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            }
+        },
+    },
+}
+
+
+@router.post(
+    "/documents",
+    status_code=201,
+    dependencies=[Depends(admin)],
+    max_body_size=DOCUMENT_MAX_BYTES,
+    openapi_extra={"requestBody": _DOCUMENT_BODY},
+    responses={
+        401: {"model": ErrorOut},
+        403: {"model": ErrorOut, "description": "A URL the server may not fetch."},
+        404: {"model": ErrorOut, "description": "Admin routes are off."},
+        409: {"model": ErrorOut, "description": "Another rebuild is running; the file is saved."},
+        413: {"description": f"Over {DOCUMENT_MAX_BYTES // 2**20} MB."},
+        415: {"model": ErrorOut},
+        422: {"model": ErrorOut, "description": "Cannot be fetched or converted."},
+    },
+    summary="Add a web page (JSON `url`) or a file (multipart `file`) to the corpus, "
+    "then update the index (bearer token from CAREERQA_ADMIN_TOKEN)",
+)
+async def documents(request: Request) -> DocumentOut:
+    """Fetch or take the document, convert it, save it as Markdown in the corpus, reindex.
+
+    URLs must be http or https; ones that resolve to loopback, private or link-local
+    addresses are refused (403) unless CAREERQA_FETCH_ALLOW names them.
+    """
+    settings: Settings = request.app.state.settings
+    try:
+        added = await _add_document(request, settings)
+    except FetchRefused as exc:
+        raise HTTPException(403, str(exc)) from exc
+    except DocumentError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    source = added.path.relative_to(settings.corpus_dir).as_posix()
+    try:
+        report = await run_in_threadpool(holder(request).rebuild)
+    except IndexBusyError as exc:
+        raise HTTPException(409, f"saved {source}, but {exc}") from exc
+    except CareerQAError as exc:
+        raise HTTPException(500, f"saved {source}, but the rebuild failed: {exc}") from exc
+    return DocumentOut(
+        path=source,
+        doc_id=slugify(source.rsplit(".", 1)[0]),
+        title=added.title,
+        replaced=added.replaced,
+        index=ReindexOut.from_report(report),
+    )
+
+
+async def _add_document(request: Request, settings: Settings) -> Added:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "application/json":
+        try:
+            url = DocumentIn.model_validate_json(await request.body()).url
+        except ValidationError as exc:
+            raise HTTPException(422, f'expected {{"url": "https://…"}}: {exc}') from exc
+        guard = Guard.parse(settings.fetch_allow)
+        page = await run_in_threadpool(fetch, url, timeout=settings.fetch_timeout, guard=guard)
+        name = page.url.rsplit("/", 1)[-1]
+        found = kind_of(name, page.content_type, page.body)
+        return await run_in_threadpool(
+            add, settings.corpus_dir, page.body, found, name=url, url=page.url
+        )
+    if kind == "multipart/form-data":
+        form = await request.form(max_files=1, max_fields=1)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise HTTPException(422, "expected one file in the form field `file`")
+        body = await upload.read()
+        found = kind_of(upload.filename, upload.content_type or "", body)
+        return await run_in_threadpool(
+            add, settings.corpus_dir, body, found, name=Path(upload.filename).name
+        )
+    raise HTTPException(415, 'send JSON {"url": …} or a multipart form with a `file`')
+
+
 @router.post(
     "/feedback",
     status_code=201,
@@ -332,9 +437,13 @@ def source(
 def highlighted_blocks(
     text: str, blocks: list[Block], start: int | None, end: int | None
 ) -> list[dict[str, Any]]:
-    """Blocks split into (text, highlighted, first-highlight) parts for the template."""
+    """Blocks split into (text, highlighted, first-highlight) parts for the template.
+
+    A block that starts a new page of the original (PDFs) carries `new_page`.
+    """
     out = []
     anchored = False
+    page = None
     for block in blocks:
         parts = []
         a, b = block.start, block.end
@@ -348,5 +457,7 @@ def highlighted_blocks(
                 parts.append({"text": text[hi:b], "mark": False})
         else:
             parts.append({"text": text[a:b], "mark": False})
-        out.append({"kind": block.kind, "parts": parts})
+        new_page = block.page if block.page is not None and block.page != page else None
+        page = block.page
+        out.append({"kind": block.kind, "parts": parts, "new_page": new_page})
     return out

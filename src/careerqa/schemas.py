@@ -187,6 +187,29 @@ class Readiness(BaseModel):
     last_error: str | None = Field(None, description="The last failed rebuild, if any.")
 
 
+class DocumentIn(BaseModel):
+    """A web page to add to the corpus."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    url: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="An http or https URL.",
+        examples=["https://example.org/guide"],
+    )
+
+
+class DocumentOut(BaseModel):
+    """A document saved into the corpus, and the rebuild that indexed it."""
+
+    path: str = Field(description="The Markdown file written, relative to the corpus folder.")
+    doc_id: str
+    title: str
+    replaced: bool = Field(description="An earlier version of the same URL or file was replaced.")
+    index: ReindexOut
+
+
 class ReindexOut(BaseModel):
     """What a rebuild did."""
 

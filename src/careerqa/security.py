@@ -15,12 +15,16 @@ from collections import OrderedDict, deque
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .converting import MAX_BYTES
+
 # Room for the documented maxima: a 1,000-character question and 20 history turns of
 # 4,000 characters at 4 UTF-8 bytes each (about 330 KB), with JSON around them.
 MAX_BODY_BYTES = 512 * 1024
 # Feedback: a question, an answer, a comment and the cited passages fit in far less.
 FEEDBACK_MAX_BYTES = 64 * 1024
-BODY_LIMITS = {"/feedback": FEEDBACK_MAX_BYTES}
+# A document upload: the largest file converted, with room for the multipart framing.
+DOCUMENT_MAX_BYTES = MAX_BYTES + 64 * 1024
+BODY_LIMITS = {"/feedback": FEEDBACK_MAX_BYTES, "/documents": DOCUMENT_MAX_BYTES}
 
 
 def body_limit(path: str) -> int:

@@ -16,7 +16,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CAREERQA_", env_file=".env", extra="ignore")
 
-    corpus_dir: Path = Field(Path("corpus"), description="Folder of source articles (.txt, .md).")
+    corpus_dir: Path = Field(
+        Path("corpus"),
+        description="Folder of source articles (.txt, .md, .html, .htm, .pdf, .docx).",
+    )
     index_dir: Path = Field(Path("index"), description="Folder where the built index lives.")
     model: str = Field(
         DEFAULT_MODEL,
@@ -88,7 +91,16 @@ class Settings(BaseSettings):
     )
 
     admin_token: str | None = Field(
-        None, description="Bearer token for POST /reindex and GET /feedback/export."
+        None,
+        description="Bearer token for POST /reindex, POST /documents and GET /feedback/export.",
+    )
+    fetch_allow: str = Field(
+        "",
+        description="Comma-separated hosts and networks (e.g. `intranet.example,10.1.0.0/16`) "
+        "POST /documents may fetch although they are loopback, private or link-local.",
+    )
+    fetch_timeout: float = Field(
+        20.0, gt=0, le=600, description="Seconds a page fetch for `add` may take in all."
     )
 
     data_dir: Path = Field(

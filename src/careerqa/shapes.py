@@ -77,9 +77,12 @@ def question_shape(question: str) -> str:
 # --- what a figure question asks for, and whether a sentence gives it ---------------
 
 _NUMBER_WORD = (
-    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|twenty|"
-    r"a couple|a few|several|pair|trio|quartet|handful)"
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"(?:thir|four|fif|six|seven|eigh|nine)teen|(?:twen|thir|for|fif|six|seven|eigh|nine)ty|"
+    r"hundred|dozen|a couple|a few|several|pair|trio|quartet|handful)"
 )
+# "40", "forty", "12-16", "twelve to sixteen"
+_AMOUNT = rf"(?:\d+|{_NUMBER_WORD})(?:\s*(?:-|–|to)\s*(?:\d+|{_NUMBER_WORD}))?"
 _TIME_UNIT = r"(?:hours?|days?|weeks?|months?|years?|semesters?|terms?)"
 _MONEY_ASKED = re.compile(
     r"\bhow much\b(?!\s+(?:time|experience|math|maths|work|effort))"
@@ -90,7 +93,7 @@ _KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     # kind: (the question asks for it, a sentence gives it)
     "hours": (
         re.compile(r"\bhow many hours\b|\bhours? (?:a|per) (?:week|day)\b", re.I),
-        re.compile(r"\b\d+\s*(?:-|to)?\s*\d*\s*hours?\b", re.I),
+        re.compile(rf"\b{_AMOUNT}\s*hours?\b", re.I),
     ),
     "money": (
         _MONEY_ASKED,
@@ -99,7 +102,7 @@ _KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "duration": (
         re.compile(r"\bhow long\b|\bover what period\b|\bhow many (?:years|months|weeks)\b", re.I),
         re.compile(
-            rf"\b(?:\d+|{_NUMBER_WORD})(?:\s*(?:-|to)\s*\d+)?\s*{_TIME_UNIT}\b"
+            rf"\b{_AMOUNT}\s*{_TIME_UNIT}\b"
             rf"|\b(?:within|in|over|a few|several)\s+{_TIME_UNIT}\b|\b(?:19|20)\d\d\b",
             re.I,
         ),

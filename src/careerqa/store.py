@@ -11,6 +11,7 @@ named in CURRENT, so a crash at any moment leaves the previous build live.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import fcntl
 import hashlib
@@ -61,6 +62,11 @@ class StoredDocument:
     blocks: list[Block]
     chunk_rows: tuple[int, int]
     sentence_rows: tuple[int, int]
+
+    def page_at(self, offset: int) -> int | None:
+        """The page of the original the text at `offset` is on (None: no pages)."""
+        at = bisect.bisect_right([b.start for b in self.blocks], offset) - 1
+        return self.blocks[at].page if at >= 0 else None
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,7 @@
     const card = el("span", "cite-card");
     card.setAttribute("role", "tooltip");
     card.appendChild(el("strong", "cite-title", citation.title));
-    if (citation.heading) card.appendChild(el("span", "cite-heading", citation.heading));
+    if (citation.heading || citation.page) card.appendChild(el("span", "cite-heading", where(citation)));
     card.appendChild(el("span", "cite-text", citation.text));
     const open = sourceLink("cite-open", "Open in the article →", citation);
     open.addEventListener("click", () => {
@@ -221,7 +221,7 @@
       item.appendChild(el("span", "source-n", String(c.n)));
       const link = sourceLink("source-link", c.title, c);
       item.appendChild(link);
-      if (c.heading) item.appendChild(el("span", "source-heading", c.heading));
+      if (c.heading || c.page) item.appendChild(el("span", "source-heading", where(c)));
       item.appendChild(el("span", "source-line", c.text));
       const flag = button("flag", "Doesn't support it", "Source " + c.n + " doesn't support the answer");
       if ((turn.feedback?.flagged || []).includes(c.n)) markFlagged(flag);
@@ -295,12 +295,17 @@
     return node;
   }
 
+  // "Salaries · p. 4": a passage's heading and, for PDFs, its page.
+  function where(c) {
+    return [c.heading, c.page ? "p. " + c.page : null].filter(Boolean).join(" · ");
+  }
+
   function plainText(data, cited) {
     let text = data.answer;
     if (cited.length) {
       text += "\n\nSources:";
       cited.forEach((c) => {
-        text += "\n[" + c.n + "] " + c.title + (c.heading ? " — " + c.heading : "");
+        text += "\n[" + c.n + "] " + c.title + (c.heading || c.page ? " — " + where(c) : "");
         text += "\n    " + new URL(safeUrl(c.url), location.href).href;
       });
     }
