@@ -309,3 +309,23 @@ def test_filler_that_borrows_the_topic_but_not_the_passage_is_dropped(assistant,
         "This lays the groundwork for a rewarding data engineering career."
     ]
     assert "word overlap" in answer.unsupported[0].reason
+
+
+def test_a_title_with_another_heading_and_a_repeat_with_other_quotes_are_left_out(assistant, model):
+    answer = _ask(
+        assistant,
+        model,
+        "Data Engineer Salaries — Where pay is highest [2]\n"
+        "- Junior data engineers usually earn between $60,000 and $75,000 a year [1]\n"
+        "- Junior data engineers usually earn between $60,000 and $75,000 a year [1]",
+    )
+    assert answer.answer == (
+        "- Junior data engineers usually earn between $60,000 and $75,000 a year [1]"
+    )
+
+
+def test_repeats_differing_only_in_quote_marks_are_one_claim():
+    found = claims(
+        "It’s common to start as an analyst. [1]\nIt's common to start as an analyst.", {1}
+    )
+    assert [c.text for c in found] == ["It’s common to start as an analyst."]

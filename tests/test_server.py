@@ -7,6 +7,7 @@ import httpx
 
 from careerqa.app import create_app
 
+from .builders import make_pdf
 from .conftest import LiveServer, run_cli
 
 CLIENTS = 8
@@ -121,6 +122,8 @@ def test_watch_rebuilds_when_corpus_changes(settings, real_embedder, corpus_dir)
             assert _wait_for(lambda: _ready(server.url)["documents"] == first["documents"] + 1)
             (corpus_dir / "porto.md").unlink()
             assert _wait_for(lambda: _ready(server.url)["documents"] == first["documents"])
+            (corpus_dir / "handbook.pdf").write_bytes(make_pdf())  # every format is watched
+            assert _wait_for(lambda: _ready(server.url)["documents"] == first["documents"] + 1)
         assert load.failures == [] and load.ok > 0
 
 

@@ -39,6 +39,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“(\[A-Z0-9$£€-])")
 # "$120,000", "120k", "21%", "2018", "3.5": what a claim must not invent.
 _FIGURE = re.compile(r"[$£€]?\d[\d,]*(?:\.\d+)?\s*(?:%|percent|k\b|K\b)?")
 _ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+_SAME_QUOTES = str.maketrans("‘’“”", "''\"\"")
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,9 @@ def claims(text: str, numbers: set[int]) -> list[Claim]:
             for group in _MARKERS.findall(piece):
                 cited += [int(n) for n in group.split(",") if int(n) in numbers]
             plain = " ".join(_MARKERS.sub("", piece).split())
-            if plain and plain.lower() not in seen:
-                seen.add(plain.lower())
+            key = plain.lower().translate(_SAME_QUOTES)  # ’ and ' say the same
+            if plain and key not in seen:
+                seen.add(key)
                 out.append(Claim(plain, tuple(dict.fromkeys(cited)), item))
     return out
 
@@ -143,14 +145,16 @@ class Measure:
 def is_claim(claim: Claim, passages: list[Passage]) -> bool:
     """False for what states nothing: too few words, a question, an echoed header.
 
-    A header echo ("How to Become a Machine Learning Engineer:") is a line whose
-    words all come from one passage's title and heading.
+    A header echo ("How to Become a Machine Learning Engineer:", or one passage's
+    title with another's heading) is a line whose words all come from the passages'
+    titles and headings.
     """
     words = set(terms(claim.text))
+    headers = set().union(*(terms(p.header) for p in passages))
     return not (
         len(words) < MIN_WORDS
         or claim.text.endswith("?")  # a question, often the prompt's, repeated
-        or any(words <= set(terms(p.header)) for p in passages)
+        or words <= headers
     )
 
 
