@@ -20,7 +20,8 @@ from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 
 class ScriptedModel:
-    """`reply` is what the next answers say; `behaviour` how: text, garbage, empty, slow, 500."""
+    """`reply` is what the next answers say; `behaviour` how: text, garbage, empty, slow, 500,
+    or cut (the reply, then finish_reason "length": stopped at the token limit)."""
 
     def __init__(self) -> None:
         self.reply = ""
@@ -70,4 +71,13 @@ class ScriptedModel:
                 "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
             }
             yield f"data: {json.dumps(chunk)}\n\n"
+        if self.behaviour == "cut":
+            last = {
+                "id": "x",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": "scripted",
+                "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}],
+            }
+            yield f"data: {json.dumps(last)}\n\n"
         yield "data: [DONE]\n\n"

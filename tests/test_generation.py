@@ -329,3 +329,17 @@ def test_repeats_differing_only_in_quote_marks_are_one_claim():
         "It’s common to start as an analyst. [1]\nIt's common to start as an analyst.", {1}
     )
     assert [c.text for c in found] == ["It’s common to start as an analyst."]
+
+
+def test_a_list_item_cut_at_the_token_limit_is_left_out(assistant, model):
+    model.behaviour = "cut"
+    answer = _ask(
+        assistant,
+        model,
+        "- Junior data engineers usually earn between $60,000 and $75,000 a year [1]\n"
+        "- Senior data engineers with ten years of experience often earn",
+    )
+    assert answer.answer == (
+        "- Junior data engineers usually earn between $60,000 and $75,000 a year [1]"
+    )
+    assert answer.unsupported == []

@@ -19,7 +19,7 @@ from .checking import Passage, claims, figures, judge, render
 from .conversation import Turn
 from .embedding import Embedder, embed_async
 from .errors import GenerationError
-from .generation import Generator, Source, messages
+from .generation import Cut, Generator, Source, messages
 from .lexical import terms
 from .loaded import LoadedIndex
 from .query import QueryPlan
@@ -106,16 +106,20 @@ class Assistant:
         citations = make_citations(hits, self.index)
         yield Started(citations, "generative")
         draft: list[str] = []
+        cut = False
         try:
             chat = messages(extractive.question, [_source(c) for c in citations], history)
             async for piece in self.generator.stream(chat):
+                if isinstance(piece, Cut):
+                    cut = True
+                    continue
                 draft.append(piece)
                 yield Draft(piece)
         except GenerationError as exc:
             log.warning("generated answer not used: %s", exc)
             yield Finished(_timed(replace(extractive, reason=str(exc)), started))
             return
-        checked = await self._check("".join(draft), hits, citations)
+        checked = await self._check("".join(draft), hits, citations, cut)
         if not checked.answer:
             reason = "no sentence of the generated answer is supported by its passages"
             fallback = replace(extractive, reason=reason, unsupported=checked.unsupported)
@@ -161,9 +165,11 @@ class Assistant:
         )
         return hits, answer
 
-    async def _check(self, text: str, hits: list[Hit], citations: list[Citation]) -> _Checked:
+    async def _check(
+        self, text: str, hits: list[Hit], citations: list[Citation], cut: bool = False
+    ) -> _Checked:
         """The draft's supported claims, and the dropped ones with why."""
-        found = claims(text, {c.n for c in citations})
+        found = claims(text, {c.n for c in citations}, cut=cut)
         if not found:
             return _Checked("", [])
         vectors = await embed_async(self.embedder, [c.text for c in found])

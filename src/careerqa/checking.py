@@ -73,15 +73,16 @@ class Verdict:
     reason: str = ""
 
 
-def claims(text: str, numbers: set[int]) -> list[Claim]:
+def claims(text: str, numbers: set[int], *, cut: bool = False) -> list[Claim]:
     """The answer's claims, each once; markers naming no passage in `numbers` are dropped.
 
     A last sentence without its full stop was cut off (the model ran out of tokens)
-    and is left out, as are repeats.
+    and is left out, as are repeats; with `cut` (the model said it stopped at its
+    token limit) the last line or sentence is left out whatever its end.
     """
     out: list[Claim] = []
     seen: set[str] = set()
-    text = _without_cut_off(text.replace("\r", "").strip())
+    text = _without_cut_off(text.replace("\r", "").strip(), cut)
     for line in text.split("\n"):
         item = bool(_ITEM.match(line))
         body = _ITEM.sub("", line).strip()
@@ -98,12 +99,14 @@ def claims(text: str, numbers: set[int]) -> list[Claim]:
     return out
 
 
-def _without_cut_off(text: str) -> str:
+def _without_cut_off(text: str, cut: bool) -> str:
     """The text without a last sentence the model did not finish."""
     lines = text.split("\n")
     last = lines[-1]
     plain = _MARKERS.sub("", last).rstrip()
-    if _ITEM.match(last) or not plain or plain[-1] in ".!?:)\"'”":
+    if cut and _ITEM.match(last):
+        return "\n".join(lines[:-1])
+    if not cut and (_ITEM.match(last) or not plain or plain[-1] in ".!?:)\"'”"):
         return text
     lines[-1] = " ".join(_SENTENCE_END.split(last)[:-1])
     return "\n".join(lines)

@@ -55,6 +55,13 @@ def messages(question: str, sources: Sequence[Source], history: list[Turn]) -> l
     return out
 
 
+class Cut:
+    """Yielded last when the model stopped at the token limit: its last words are cut."""
+
+
+CUT = Cut()
+
+
 @dataclass(frozen=True)
 class Generator:
     """An OpenAI-compatible chat model behind `CAREERQA_LLM_URL`."""
@@ -71,8 +78,11 @@ class Generator:
             return None
         return cls(settings.llm_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout)
 
-    async def stream(self, chat: list[dict[str, str]]) -> AsyncIterator[str]:
-        """The answer's text as the model produces it; GenerationError on any failure."""
+    async def stream(self, chat: list[dict[str, str]]) -> AsyncIterator[str | Cut]:
+        """The answer's text as the model produces it, then CUT if it hit the token limit.
+
+        GenerationError on any failure.
+        """
         import openai
 
         loop = asyncio.get_running_loop()
@@ -104,10 +114,13 @@ class Generator:
                     chunk: Any = await _within(deadline, loop, anext(chunks))
                 except StopAsyncIteration:
                     break
-                text = chunk.choices[0].delta.content if chunk.choices else None
+                choice = chunk.choices[0] if chunk.choices else None
+                text = choice.delta.content if choice else None
                 if text:
                     produced = True
                     yield text
+                if choice is not None and choice.finish_reason == "length":
+                    yield CUT
         except TimeoutError:
             raise GenerationError(f"the model took longer than {self.timeout:g} s") from None
         except openai.APIStatusError as exc:
