@@ -311,7 +311,7 @@ def test_filler_that_borrows_the_topic_but_not_the_passage_is_dropped(assistant,
     assert "word overlap" in answer.unsupported[0].reason
 
 
-def test_a_title_with_another_heading_and_a_repeat_with_other_quotes_are_left_out(assistant, model):
+def test_a_title_with_another_heading_and_a_repeat_are_left_out(assistant, model):
     answer = _ask(
         assistant,
         model,

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .converting import CONVERTERS, MAX_BYTES, Converted, convert, markdown_file
-from .corpus import TEXT_SUFFIXES, parse_front_matter, slugify, title_from
+from .corpus import TEXT_SUFFIXES, decode_article, parse_front_matter, slugify, title_from
 from .errors import DocumentError
+from .fetching import Fetched
 
 _BY_CONTENT_TYPE = {
     "text/html": ".html",
@@ -71,11 +72,12 @@ def add(
     converted = _converted(body, kind, name)
     title = converted.title or title_from(converted.text, Path(name))
     date = (today or dt.date.today()).isoformat()
-    extra = [("fetched", date)] if url else [("added", date), ("file", Path(name).name)]
-    if url:  # the page's canonical URL when it gives one: the same for every fetch
-        url = converted.url or url
-    converted = Converted(converted.text, title, url or converted.url)
-    key = ("url", url) if url else ("file", Path(name).name)
+    fetched = bool(url)
+    extra = [("fetched", date)] if fetched else [("added", date), ("file", Path(name).name)]
+    # The document's own canonical URL when it gives one: the same for every fetch.
+    url = converted.url or url
+    converted = Converted(converted.text, title, url)
+    key = ("url", url or "") if fetched else ("file", Path(name).name)
     path, replaced = _destination(corpus_dir, title, key)
     temporary = path.with_name(f".{path.name}.tmp")  # hidden: the corpus skips it
     try:
@@ -88,17 +90,22 @@ def add(
     return Added(path, title, replaced)
 
 
+def add_page(corpus_dir: Path, page: Fetched, requested: str) -> Added:
+    """A fetched page (the URL asked for is its name in messages) saved into the corpus."""
+    kind = kind_of(page.url.rsplit("/", 1)[-1], page.content_type, page.body)
+    return add(corpus_dir, page.body, kind, name=requested, url=page.url)
+
+
+def add_file(corpus_dir: Path, name: str, body: bytes, content_type: str = "") -> Added:
+    """A file's bytes saved into the corpus under what its name (or type) says it is."""
+    return add(corpus_dir, body, kind_of(name, content_type, body), name=Path(name).name)
+
+
 def _converted(body: bytes, kind: str, name: str) -> Converted:
-    if kind in TEXT_SUFFIXES:
-        try:
-            text = body.decode("utf-8-sig").replace("\r\n", "\n")
-        except UnicodeDecodeError:
-            raise DocumentError(f"{name} is not UTF-8 text") from None
-        meta, text = parse_front_matter(text)
-        if not text.strip() or "\x00" in text:
-            raise DocumentError(f"{name} is empty or not text")
-        return Converted(text, meta.get("title"), meta.get("url"))
     try:
+        if kind in TEXT_SUFFIXES:
+            meta, text = decode_article(body)
+            return Converted(text, meta.get("title"), meta.get("url"))
         return convert(kind, body)
     except ValueError as exc:
         raise DocumentError(f"cannot convert {name}: {exc}") from None

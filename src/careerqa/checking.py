@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -62,6 +63,15 @@ class Claim:
     text: str
     cited: tuple[int, ...]  # valid passage numbers it cites
     item: bool  # a "- item" line
+
+    @cached_property
+    def words(self) -> frozenset[str]:
+        """Its content words, found once for all the passages it is measured against."""
+        return frozenset(terms(self.text))
+
+    @cached_property
+    def figures(self) -> frozenset[str]:
+        return frozenset(figures(self.text))
 
 
 @dataclass(frozen=True)
@@ -152,23 +162,21 @@ def is_claim(claim: Claim, passages: list[Passage]) -> bool:
     title with another's heading) is a line whose words all come from the passages'
     titles and headings.
     """
-    words = set(terms(claim.text))
     headers = set().union(*(terms(p.header) for p in passages))
     return not (
-        len(words) < MIN_WORDS
+        len(claim.words) < MIN_WORDS
         or claim.text.endswith("?")  # a question, often the prompt's, repeated
-        or words <= headers
+        or claim.words <= headers
     )
 
 
 def measure(claim: Claim, vector: np.ndarray, passage: Passage) -> Measure:
     """The claim's figures, similarity and word overlap against one passage."""
-    words = set(terms(claim.text))
     return Measure(
         passage.n,
-        frozenset(figures(claim.text) - passage.figures),
+        claim.figures - passage.figures,
         _similarity(vector, passage),
-        len(words & passage.words) / max(len(words), 1),
+        len(claim.words & passage.words) / max(len(claim.words), 1),
     )
 
 

@@ -207,16 +207,13 @@ def add(ctx: click.Context, sources: tuple[str, ...], no_index: bool) -> None:
 
 
 def _add_one(settings: Settings, source: str) -> Added:
-    from .adding import add as add_document
-    from .adding import kind_of
+    from .adding import add_file, add_page
     from .converting import MAX_BYTES
     from .errors import DocumentError
     from .fetching import fetch
 
     if "://" in source:
-        page = fetch(source, timeout=settings.fetch_timeout)
-        kind = kind_of(page.url.rsplit("/", 1)[-1], page.content_type, page.body)
-        return add_document(settings.corpus_dir, page.body, kind, name=source, url=page.url)
+        return add_page(settings.corpus_dir, fetch(source, timeout=settings.fetch_timeout), source)
     path = Path(source)
     try:
         if path.stat().st_size > MAX_BYTES:
@@ -224,7 +221,7 @@ def _add_one(settings: Settings, source: str) -> Added:
         body = path.read_bytes()
     except OSError as exc:
         raise DocumentError(exc.strerror or str(exc)) from None
-    return add_document(settings.corpus_dir, body, kind_of(path.name, "", body), name=path.name)
+    return add_file(settings.corpus_dir, path.name, body)
 
 
 @cli.command()

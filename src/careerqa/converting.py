@@ -19,6 +19,7 @@ import logging
 import re
 import statistics
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -184,9 +185,12 @@ def _page_lines(page: object) -> list[_Line]:
 
 
 def _body_size(pages: list[list[_Line]]) -> float:
-    """The font size most of the text is set in."""
-    weighted = [round(line.size, 1) for lines in pages for line in lines for _ in line.text]
-    return statistics.mode(weighted) if weighted else 0.0
+    """The font size most of the text is set in (most characters; ties: the first seen)."""
+    chars: Counter[float] = Counter()
+    for lines in pages:
+        for line in lines:
+            chars[round(line.size, 1)] += len(line.text)
+    return chars.most_common(1)[0][0] if chars else 0.0
 
 
 _BULLET = re.compile(r"^\s*(?:[•●▪◦‣·*-]|\d{1,2}[.)])\s+")

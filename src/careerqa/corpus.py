@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = (".txt", ".md")
 SUFFIXES = (*TEXT_SUFFIXES, *CONVERTERS)
-KINDS = ".txt, .md, .html, .htm, .pdf or .docx"
+KINDS = ", ".join(SUFFIXES[:-1]) + " or " + SUFFIXES[-1]  # for messages
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 _KEY_VALUE = re.compile(r"^\s*([A-Za-z_][\w-]*)\s*:\s*(.*?)\s*$")
 
@@ -75,13 +75,8 @@ def title_from(body: str, path: Path) -> str:
     return path.stem.replace("_", " ").replace("-", " ").strip().capitalize()
 
 
-def read_document(
-    path: Path, source: str, doc_id: str, cache: ConversionCache | None = None
-) -> Document:
-    """Read one file (converting web pages, PDFs and Word files); ValueError says why not."""
-    if path.suffix.lower() not in TEXT_SUFFIXES:
-        return _read_converted(path, source, doc_id, cache)
-    raw = path.read_bytes()
+def decode_article(raw: bytes) -> tuple[dict[str, str], str]:
+    """The front matter and body of a .txt / .md article; ValueError says why not."""
     try:
         decoded = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -91,6 +86,17 @@ def read_document(
     meta, body = parse_front_matter(decoded.replace("\r\n", "\n").replace("\r", "\n"))
     if not body.strip():
         raise ValueError("empty file")
+    return meta, body
+
+
+def read_document(
+    path: Path, source: str, doc_id: str, cache: ConversionCache | None = None
+) -> Document:
+    """Read one file (converting web pages, PDFs and Word files); ValueError says why not."""
+    if path.suffix.lower() not in TEXT_SUFFIXES:
+        return _read_converted(path, source, doc_id, cache)
+    raw = path.read_bytes()
+    meta, body = decode_article(raw)
     return Document(
         doc_id=doc_id,
         title=meta.get("title") or title_from(body, path),

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from . import __version__
-from .adding import Added, add, kind_of
+from .adding import Added, add_file, add_page
 from .assistant import Assistant, Draft, Event, Started
 from .cleaning import Block
 from .conversation import Turn
@@ -313,20 +313,15 @@ async def _add_document(request: Request, settings: Settings) -> Added:
             raise HTTPException(422, f'expected {{"url": "https://…"}}: {exc}') from exc
         guard = Guard.parse(settings.fetch_allow)
         page = await run_in_threadpool(fetch, url, timeout=settings.fetch_timeout, guard=guard)
-        name = page.url.rsplit("/", 1)[-1]
-        found = kind_of(name, page.content_type, page.body)
-        return await run_in_threadpool(
-            add, settings.corpus_dir, page.body, found, name=url, url=page.url
-        )
+        return await run_in_threadpool(add_page, settings.corpus_dir, page, url)
     if kind == "multipart/form-data":
         form = await request.form(max_files=1, max_fields=1)
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise HTTPException(422, "expected one file in the form field `file`")
         body = await upload.read()
-        found = kind_of(upload.filename, upload.content_type or "", body)
         return await run_in_threadpool(
-            add, settings.corpus_dir, body, found, name=Path(upload.filename).name
+            add_file, settings.corpus_dir, upload.filename, body, upload.content_type or ""
         )
     raise HTTPException(415, 'send JSON {"url": …} or a multipart form with a `file`')
 

@@ -65,7 +65,7 @@ class StoredDocument:
 
     def page_at(self, offset: int) -> int | None:
         """The page of the original the text at `offset` is on (None: no pages)."""
-        at = bisect.bisect_right([b.start for b in self.blocks], offset) - 1
+        at = bisect.bisect_right(self.blocks, offset, key=lambda b: b.start) - 1
         return self.blocks[at].page if at >= 0 else None
 
 
