@@ -47,6 +47,19 @@ CITATION_FIELDS = {
     "page",
 }
 REPO = Path(__file__).parent.parent
+# The suite also runs with CAREERQA_STORE=milvus (CI: against a Milvus Lite server). A
+# Milvus Lite *file* serves one process; tests that write from a second process need a
+# server URI.
+MILVUS = os.environ.get("CAREERQA_STORE") == "milvus"
+MILVUS_FILE = MILVUS and "://" not in os.environ.get("CAREERQA_MILVUS_URI", "")
+
+
+@pytest.fixture(autouse=True)
+def _own_milvus_collections(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """With the Milvus store, each test's collections under a prefix of its own."""
+    if MILVUS:
+        digest = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:12]
+        monkeypatch.setenv("CAREERQA_MILVUS_PREFIX", f"t{digest}")
 
 
 def cli_env(settings: Settings, **extra: str) -> dict[str, str]:

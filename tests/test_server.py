@@ -1,14 +1,17 @@
 """A real uvicorn server on 127.0.0.1 answering concurrent requests while the corpus changes."""
 
+import signal
 import threading
 import time
 
 import httpx
+import psutil
+import pytest
 
 from careerqa.app import create_app
 
 from .builders import make_pdf
-from .conftest import LiveServer, run_cli
+from .conftest import MILVUS_FILE, LiveServer, free_port, run_cli, start_cli
 
 CLIENTS = 8
 MAX_REQUESTS = 600  # bounded in count …
@@ -78,6 +81,7 @@ def _ready(url):
     return httpx.get(url + "/readyz", timeout=10).json()
 
 
+@pytest.mark.skipif(MILVUS_FILE, reason="a Milvus Lite file is held by one process")
 def test_swaps_index_under_load_without_failing_requests(settings, real_embedder, corpus_dir):
     settings = settings.model_copy(
         update={"model": "bundled:all-MiniLM-L6-v2", "admin_token": "tok"}
@@ -143,3 +147,48 @@ def test_answers_come_from_the_new_build(settings, real_embedder, corpus_dir):
         ).json()
         assert body["answered"] and "Lisbon" in body["answer"]
         assert body["citations"][0]["doc_id"] == "lisbon"
+
+
+def test_workers_share_the_port_and_all_serve_each_new_build(settings, corpus_dir):
+    """`serve --workers 2`: two processes answer on one port; a build made by another
+    process is what every worker serves next. With Milvus through a server URI, the
+    workers search Milvus; a Milvus Lite file serves one process, so there the
+    embedded store."""
+    settings = settings.model_copy(update={"model": "bundled:all-MiniLM-L6-v2"})
+    env = {"CAREERQA_STORE": "embedded"} if MILVUS_FILE else {}
+    assert run_cli(settings, "ingest", **env).returncode == 0
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = start_cli(settings, "serve", "--port", str(port), "--workers", "2", **env)
+    try:
+        assert _wait_for(lambda: _try_ready(url).get("ready") is True, 120)
+        workers = psutil.Process(server.pid).children(recursive=True)
+        assert len([p for p in workers if "spawn_main" in " ".join(p.cmdline())]) == 2
+        first = _try_ready(url)["build_id"]
+        r = httpx.post(url + "/ask", json={"question": QUESTIONS[0]}, timeout=60)
+        assert r.status_code == 200 and r.json()["answered"]
+
+        (corpus_dir / "lisbon.txt").write_text(
+            "Remote Work\n\nData engineers in Lisbon often work remotely for companies abroad.\n"
+        )
+        assert run_cli(settings, "ingest", **env).returncode == 0
+
+        def all_new() -> bool:  # fresh connections, spread over the workers by the kernel
+            seen = {_try_ready(url, fresh=True).get("build_id") for _ in range(12)}
+            return first not in seen and None not in seen
+
+        assert _wait_for(all_new, 30)
+        r = httpx.post(url + "/ask", json={"question": "Where do engineers in Lisbon work?"})
+        assert "lisbon" in r.json()["answer"].lower()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    assert not [p for p in workers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def _try_ready(url: str, fresh: bool = False) -> dict:
+    try:
+        headers = {"Connection": "close"} if fresh else {}
+        return httpx.get(url + "/readyz", timeout=10, headers=headers).json()
+    except httpx.HTTPError:
+        return {}

@@ -67,7 +67,13 @@ class Assistant:
     @classmethod
     def from_data(cls, settings: Settings, embedder: Embedder, data: IndexData) -> Assistant:
         """An assistant over an index build already in memory."""
-        return cls(settings, embedder, LoadedIndex(data), Generator.from_settings(settings))
+        searcher = None
+        if settings.store == "milvus":
+            from .milvus import MilvusSearcher
+
+            searcher = MilvusSearcher(settings, data.manifest.build_id)
+        index = LoadedIndex(data, searcher)
+        return cls(settings, embedder, index, Generator.from_settings(settings))
 
     @property
     def data(self) -> IndexData:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -280,11 +281,23 @@ def ask(ctx: click.Context, question: str, top_k: int | None, as_json: bool) -> 
     "together and report the out-of-fold figures.",
 )
 @click.option(
+    "--stores",
+    type=click.Choice(["embedded", "milvus"]),
+    multiple=True,
+    help="Score each FILE with each of these search stores and print their metrics side by "
+    "side (repeat: --stores embedded --stores milvus; milvus needs careerqa[milvus]).",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print metrics and per-question rows as JSON."
 )
 @click.pass_context
 def evaluate(
-    ctx: click.Context, files: tuple[Path, ...], top_k: int | None, folds: int | None, as_json: bool
+    ctx: click.Context,
+    files: tuple[Path, ...],
+    top_k: int | None,
+    folds: int | None,
+    stores: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Score answers on question sets (JSON lines with id, question and answers).
 
@@ -295,6 +308,9 @@ def evaluate(
     from .evaluation import evaluate as run_eval
 
     settings = _settings(ctx)
+    if stores:
+        _compare_stores(settings, files, stores, top_k, as_json)
+        return
     # With --cv every question is answered once and the threshold applied afterwards:
     # it decides whether an answer is given, never what it is.
     threshold = settings.abstain_threshold
@@ -320,6 +336,38 @@ def evaluate(
         _print_eval(str(file), report[str(file)])
     if folds:
         _print_cv(report["cross_validation"], threshold, metrics(pooled))
+
+
+def _compare_stores(
+    settings: Settings,
+    files: tuple[Path, ...],
+    stores: tuple[str, ...],
+    top_k: int | None,
+    as_json: bool,
+) -> None:
+    """Each FILE's metrics with each store, in one table (a store lacking the build gets it)."""
+    from .evaluation import evaluate as run_eval
+    from .evaluation import load_questions
+
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for store in dict.fromkeys(stores):
+        assistant = _assistant(settings.model_copy(update={"store": store}))
+        for file in files:
+            ask = functools.partial(assistant.ask_sync, top_k=top_k)
+            found, _ = run_eval(load_questions(file), ask)
+            table.setdefault(str(file), {})[store] = found
+    if as_json:
+        click.echo(json.dumps(table, indent=2))
+        return
+    names = list(dict.fromkeys(stores))
+    click.echo(f"{'set':<24} {'metric':<20} " + " ".join(f"{n:>10}" for n in names) + "  max |Δ|")
+    for name, by_store in table.items():
+        for key in next(iter(by_store.values())):
+            if key == "questions":
+                continue
+            values = [by_store[n][key] for n in names]
+            cells = " ".join(f"{v:>10.4f}" for v in values)
+            click.echo(f"{Path(name).name:<24} {key:<20} {cells}  {max(values) - min(values):.4f}")
 
 
 def _print_eval(name: str, part: dict[str, Any]) -> None:
@@ -356,8 +404,16 @@ def _print_cv(cv: dict[str, Any], threshold: float, configured: dict[str, float]
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--watch", is_flag=True, help="Rebuild by itself when corpus files change.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port; each loads the model once and maps the "
+    "index's vectors from disk (README, 'Running at scale').",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, watch: bool) -> None:
+def serve(ctx: click.Context, host: str, port: int, watch: bool, workers: int) -> None:
     """Serve the chat page and the JSON API (POST /ask) with uvicorn.
 
     Builds the index when missing or stale, loads it once, and swaps in new builds
@@ -365,12 +421,21 @@ def serve(ctx: click.Context, host: str, port: int, watch: bool) -> None:
     CAREERQA_ADMIN_TOKEN) or --watch, without failing requests in flight.
     """
     from .app import create_app
-    from .server import bind
+    from .server import bind, serve_workers
     from .server import serve as run_server
 
     settings = _settings(ctx)
     logging.getLogger("careerqa").setLevel(min(logging.getLogger().level, logging.INFO))
+    if workers > 1 and settings.store == "milvus" and "://" not in (settings.milvus_uri or ""):
+        raise CareerQAError(
+            "a Milvus Lite file serves one process: with --workers, set CAREERQA_MILVUS_URI "
+            "to a Milvus server (http://host:19530)"
+        )
     sock = bind(host, port)  # a busy port is one line, before anything else starts
+    if workers > 1:
+        click.echo(f"careerqa: serving on http://{host}:{port}/ with {workers} workers", err=True)
+        serve_workers(sock, settings, workers, watch)
+        return
     app = create_app(settings, watch=watch)
     click.echo(f"careerqa: serving on http://{host}:{port}/ (API docs at /docs)", err=True)
     run_server(app, sock, settings)

@@ -55,3 +55,7 @@ class DocumentError(CareerQAError):
 
 class FetchRefused(DocumentError):
     """A URL the server may not fetch: an internal address, or a scheme other than http(s)."""
+
+
+class StoreError(CareerQAError):
+    """The search store (Milvus) is unreachable, refuses a request or lacks a build."""

@@ -107,7 +107,9 @@ class VectorIndex:
 
     @classmethod
     def load(cls, path: Path) -> VectorIndex:
+        """Read an index; a flat one's vectors are memory-mapped, shared by every process
+        that serves the same build (an IVF one is read into memory)."""
         try:
-            return cls(faiss.read_index(str(path)))
+            return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC))
         except RuntimeError as exc:
             raise IndexCorruptError(f"{path} is not a readable FAISS index ({exc})") from exc

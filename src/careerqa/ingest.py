@@ -181,12 +181,42 @@ def _ingest_locked(
     report.removed = sorted(set(hashes) - current)
     if old is not None and not report.did_change:
         report.data = old
+        _publish_unpublished(settings, old, progress)
         return report  # nothing to do: the model is never loaded
 
     fresh = _embed_documents(to_embed, settings, embedder, progress, report)
-    report.data = _assemble(corpus.documents, fresh, old, settings, embedder)
-    report.build_id = store.save(settings.index_dir, report.data)
+    report.data = data = _assemble(corpus.documents, fresh, old, settings, embedder)
+    if settings.store != "milvus":
+        report.build_id = store.save(settings.index_dir, data)
+        return report
+    from .milvus import MilvusStore
+
+    milvus = MilvusStore(settings)
+    previous = store.current_build_id(settings.index_dir)
+    report.build_id = store.save(
+        settings.index_dir,
+        data,
+        before_switch=lambda build_id: milvus.publish(data, build_id, bool(progress)),
+    )
+    milvus.promote(report.build_id, keep={previous} if previous else set())
     return report
+
+
+def _publish_unpublished(settings: Settings, data: IndexData, progress: bool | None) -> None:
+    """With the Milvus store, write a live build that Milvus lacks (store switched, or lost).
+
+    Its vectors are in the build folder: nothing is embedded again.
+    """
+    if settings.store != "milvus":
+        return
+    from .milvus import MilvusStore
+
+    milvus = MilvusStore(settings)
+    build_id = data.manifest.build_id
+    if not milvus.has(build_id):
+        log.info("milvus lacks build %s: writing it from the index folder", build_id)
+        milvus.publish(data, build_id, bool(progress))
+        milvus.promote(build_id, keep=set())
 
 
 _Fresh = dict[str, tuple[StoredDocument, list[StoredChunk], np.ndarray, np.ndarray]]

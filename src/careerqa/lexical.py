@@ -72,18 +72,23 @@ def terms(text: str) -> list[str]:
 class LexicalIndex:
     """BM25 scores of every chunk for a question, and term statistics for coverage."""
 
-    def __init__(self, texts: list[str]):
+    def __init__(self, texts: list[str], searchable: bool = True):
+        """`searchable=False`: term statistics only (another store runs the BM25 search)."""
         tokenized = [terms(t) or ["\x00empty"] for t in texts]
         self._bm25 = bm25s.BM25()
         self._size = len(texts)
-        if texts:
+        if texts and searchable:
             self._bm25.index(tokenized, show_progress=False)
         self._df = Counter(term for doc in tokenized for term in set(doc))
         self._vocabulary = sorted(self._df)
 
     def scores(self, question: str) -> np.ndarray:
         """BM25 score of every chunk row (zeros when no term matches)."""
-        query = [t for t in terms(question) if t in self._df]
+        return self.scores_of(terms(question))
+
+    def scores_of(self, words: list[str]) -> np.ndarray:
+        """BM25 score of every chunk row for a question's terms."""
+        query = [t for t in words if t in self._df]
         if not query or not self._size:
             return np.zeros(self._size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(query), dtype=np.float32)

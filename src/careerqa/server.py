@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import logging
 import resource
 import socket
@@ -197,3 +198,48 @@ def serve(app: Any, sock: socket.socket, settings: Settings) -> None:
         app, max_connections=settings.max_connections, request_timeout=settings.request_timeout
     )
     uvicorn.Server(config).run(sockets=[sock])
+
+
+# How `serve --workers N` hands its settings to the worker processes (started with spawn:
+# each one imports careerqa afresh and loads the model once).
+_WORKER_SETTINGS = "CAREERQA_WORKER_SETTINGS"
+_WORKER_WATCH = "CAREERQA_WORKER_WATCH"
+
+
+class WorkerHttp(BoundedHttpProtocol):
+    """The bounded protocol in a worker process; `worker_app` sets its limits."""
+
+
+def worker_app() -> Any:
+    """The app of one worker process, from the settings the parent process was given."""
+    from .app import create_app
+
+    settings = Settings.model_validate_json(os.environ[_WORKER_SETTINGS])
+    WorkerHttp.max_connections = connection_limit(settings.max_connections)
+    WorkerHttp.request_timeout = settings.request_timeout
+    return create_app(settings, watch=os.environ.get(_WORKER_WATCH) == "1")
+
+
+def serve_workers(sock: socket.socket, settings: Settings, workers: int, watch: bool) -> None:
+    """Serve on a bound socket with `workers` processes, each with its own model and
+    loaded build (the build's vectors memory-mapped, shared), until SIGINT or SIGTERM.
+
+    Each worker polls CURRENT, so a build made by any of them, by `careerqa ingest` or
+    by POST /reindex is served by all within a second; rebuilds take the index lock,
+    one at a time.
+    """
+    from uvicorn.supervisors import Multiprocess
+
+    os.environ[_WORKER_SETTINGS] = settings.model_dump_json()
+    os.environ[_WORKER_WATCH] = "1" if watch else "0"
+    config = uvicorn.Config(
+        "careerqa.server:worker_app",
+        factory=True,
+        workers=workers,
+        http="careerqa.server:WorkerHttp",
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=3,
+        log_level="info",
+        access_log=False,
+    )
+    Multiprocess(config, sockets=[sock]).run()

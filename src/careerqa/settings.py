@@ -21,6 +21,26 @@ class Settings(BaseSettings):
         description="Folder of source articles (.txt, .md, .html, .htm, .pdf, .docx).",
     )
     index_dir: Path = Field(Path("index"), description="Folder where the built index lives.")
+    store: Literal["embedded", "milvus"] = Field(
+        "embedded",
+        description="Where chunks and sentences are searched: embedded (FAISS and BM25 in "
+        "this process) or milvus (collections in Milvus; pip install 'careerqa[milvus]').",
+    )
+    milvus_uri: str | None = Field(
+        None,
+        description="Milvus for CAREERQA_STORE=milvus: a local file (Milvus Lite, one process) "
+        "or http://host:19530 (Milvus standalone or cluster); unset: index/milvus.db.",
+    )
+    milvus_prefix: str = Field(
+        "careerqa",
+        pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$",
+        description="Prefix of the Milvus collections and aliases (one per deployment).",
+    )
+    milvus_fusion: Literal["careerqa", "rrf"] = Field(
+        "careerqa",
+        description="How Milvus' dense and BM25 results are ranked: careerqa (the embedded "
+        "store's score fusion, same passages) or rrf (Milvus' RRF ranker in the engine).",
+    )
     model: str = Field(
         DEFAULT_MODEL,
         description="Embedding model: the bundled all-MiniLM-L6-v2, or a sentence-transformers "

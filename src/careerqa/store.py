@@ -23,7 +23,7 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -145,10 +145,17 @@ def current_build_id(index_dir: Path) -> str | None:
     return build.name if build else None
 
 
-def save(index_dir: Path, data: IndexData) -> str:
-    """Write a build aside, then make it the live one. Returns the build id."""
+def save(
+    index_dir: Path, data: IndexData, before_switch: Callable[[str], None] | None = None
+) -> str:
+    """Write a build aside, then make it the live one. Returns the build id.
+
+    `before_switch(build_id)` runs once the build folder is complete and before CURRENT
+    names it (the Milvus store writes its collections then); if it raises, the
+    previous build stays live.
+    """
     try:
-        return _save(index_dir, data)
+        return _save(index_dir, data, before_switch)
     except OSError as exc:
         raise _unwritable(index_dir, exc) from exc
 
@@ -160,7 +167,7 @@ def _unwritable(index_dir: Path, exc: OSError) -> IndexWriteError:
     )
 
 
-def _save(index_dir: Path, data: IndexData) -> str:
+def _save(index_dir: Path, data: IndexData, before_switch: Callable[[str], None] | None) -> str:
     index_dir.mkdir(parents=True, exist_ok=True)
     previous = current_build_id(index_dir)
     build_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
@@ -194,12 +201,16 @@ def _save(index_dir: Path, data: IndexData) -> str:
         _fsync_dir(tmp)
         final = index_dir / build_id
         tmp.rename(final)
+        if before_switch is not None:
+            before_switch(build_id)
         pointer = index_dir / f".{CURRENT}.{build_id}"
         _write(pointer, build_id.encode())
         os.replace(pointer, index_dir / CURRENT)
         _fsync_dir(index_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if current_build_id(index_dir) != build_id:  # failed before the switch
+            shutil.rmtree(index_dir / build_id, ignore_errors=True)
         raise
     # The previous build stays until the next switch: a reader may be opening it now.
     _collect_garbage(index_dir, keep={build_id, previous} - {None})
@@ -238,8 +249,9 @@ def load(index_dir: Path, expect: dict[str, object] | None = None) -> IndexData:
             raise IndexCorruptError(f"index file {path} does not match its checksum")
     try:
         documents, chunks = _read_tables(build)
-        vectors = np.load(build / "vectors.npy")
-        sentence_vectors = np.load(build / "sentence_vectors.npy")
+        # Memory-mapped: server processes on one machine share one copy in the page cache.
+        vectors = np.load(build / "vectors.npy", mmap_mode="r")
+        sentence_vectors = np.load(build / "sentence_vectors.npy", mmap_mode="r")
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise IndexCorruptError(f"index in {build} is unreadable ({exc})") from exc
     vector_index = VectorIndex.load(build / "faiss.index")
