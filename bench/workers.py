@@ -106,9 +106,7 @@ def _measure(root: Path, workers: int, args: argparse.Namespace) -> dict[str, ob
             time.sleep(0.5)
         questions = _questions()
         _round(url, questions, 4 * args.clients, args.clients)  # warm every worker up
-        rates = [
-            _round(url, questions, args.requests, args.clients) for _ in range(args.rounds)
-        ]
+        rates = [_round(url, questions, args.requests, args.clients) for _ in range(args.rounds)]
         processes = psutil.Process(server.pid).children(recursive=True)
         serving = [p for p in processes if "spawn_main" in " ".join(p.cmdline())] or [
             psutil.Process(server.pid)
@@ -142,9 +140,13 @@ def main() -> None:
             raise SystemExit(done.stderr.decode())
         rows = [_measure(root, n, args) for n in args.workers]
     base = rows[0]["rate"]
-    print(f"{args.requests} requests × {args.rounds} rounds, {args.clients} clients, "
-          f"{psutil.cpu_count()} cores")
-    print("| workers | requests/s (median) | × one worker | RSS per worker, MiB | PSS per worker, MiB |")
+    print(
+        f"{args.requests} requests × {args.rounds} rounds, {args.clients} clients, "
+        f"{psutil.cpu_count()} cores"
+    )
+    print(
+        "| workers | requests/s (median) | × one worker | RSS per worker, MiB | PSS per worker, MiB |"
+    )
     print("| --- | --- | --- | --- | --- |")
     for row in rows:
         print(

@@ -85,6 +85,20 @@ def test_eval_prints_metrics(run, tmp_path):
     assert "out-of-fold" in text.output and text.output.count(f"== {qs}") == 2
 
 
+def test_eval_compares_the_stores_side_by_side(run, tmp_path):
+    pytest.importorskip("pymilvus")
+    qs = tmp_path / "q.jsonl"
+    question = {"id": "a", "question": "How much do junior data engineers earn?"}
+    qs.write_text(json.dumps({**question, "answers": ["$60,000"]}) + "\n")
+    result = run("eval", str(qs), "--stores", "embedded", "--stores", "milvus", "--json")
+    assert result.exit_code == 0, result.output
+    by_store = json.loads(result.output)[str(qs)]
+    assert by_store["embedded"] == by_store["milvus"] and by_store["milvus"]["hit@1"] == 1.0
+    table = run("eval", str(qs), "--stores", "embedded", "--stores", "milvus").output
+    assert "embedded" in table.splitlines()[0] and "milvus" in table.splitlines()[0]
+    assert "q.jsonl" in table and "hit@3" in table and "max |Δ|" in table
+
+
 def test_errors_are_one_line_and_non_zero(run, tmp_path, monkeypatch):
     empty = run("ask", "   ")
     assert empty.exit_code == 1

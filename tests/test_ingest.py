@@ -18,6 +18,8 @@ from careerqa.index import VectorIndex
 from careerqa.ingest import ingest, refresh_index
 from careerqa.manifest import FORMAT_VERSION
 
+from .conftest import FakeEmbedder
+
 
 def _chunk_ids(settings, doc_id=None):
     data = store.load(settings.index_dir)
@@ -233,3 +235,65 @@ def test_chunks_longer_than_the_model_reads_are_refused(settings, fake):
     assert store.current_build_id(settings.index_dir) is None  # nothing was written
     at_the_limit = settings.model_copy(update={"chunk_tokens": fake.max_tokens})
     assert ingest(at_the_limit, fake).chunks_embedded > 0
+
+
+class _Killed(Exception):
+    """Stands for the process being killed in the middle of embedding."""
+
+
+def test_a_killed_ingest_resumes_without_embedding_again(settings, fake, monkeypatch):
+    """Documents are embedded a batch at a time and staged on disk as soon as they are;
+    the run after a kill embeds only what the killed run had not finished."""
+    from careerqa import ingest as ingesting
+
+    monkeypatch.setattr(ingesting, "DOCS_PER_BATCH", 1)
+    real_embed = fake.embed
+
+    def dies_on_the_second_batch(texts, *, progress=False):
+        if fake.calls == 1:
+            fake.calls += 1
+            raise _Killed
+        return real_embed(texts, progress=progress)
+
+    monkeypatch.setattr(fake, "embed", dies_on_the_second_batch)
+    with pytest.raises(_Killed):
+        ingest(settings, fake)
+    assert store.current_build_id(settings.index_dir) is None  # nothing switched
+    staged = list((settings.index_dir / "staging").rglob("*.npz"))
+    assert len(staged) == 1  # the first document, finished before the kill
+
+    monkeypatch.setattr(fake, "embed", real_embed)
+    fake.calls = fake.texts_embedded = 0
+    report = ingest(settings, fake)
+    assert report.resumed == 1 and fake.calls == 2  # the two other documents only
+    assert not (settings.index_dir / "staging").exists()  # emptied by the successful build
+
+    whole = FakeEmbedder()
+    fresh_settings = settings.model_copy(update={"index_dir": settings.index_dir.parent / "b"})
+    ingest(fresh_settings, whole)
+    resumed, straight = store.load(settings.index_dir), store.load(fresh_settings.index_dir)
+    assert [c.chunk for c in resumed.chunks] == [c.chunk for c in straight.chunks]
+    assert np.array_equal(resumed.vectors, straight.vectors)
+    assert np.array_equal(resumed.sentence_vectors, straight.sentence_vectors)
+
+
+def test_an_unreadable_staged_document_is_embedded_again(settings, fake, monkeypatch):
+    from careerqa import ingest as ingesting
+
+    monkeypatch.setattr(ingesting, "DOCS_PER_BATCH", 1)
+    real_embed = fake.embed
+
+    def dies(texts, *, progress=False):
+        if fake.calls == 1:
+            fake.calls += 1
+            raise _Killed
+        return real_embed(texts, progress=progress)
+
+    monkeypatch.setattr(fake, "embed", dies)
+    with pytest.raises(_Killed):
+        ingest(settings, fake)
+    (staged,) = (settings.index_dir / "staging").rglob("*.npz")
+    staged.write_bytes(b"half a file")
+    monkeypatch.setattr(fake, "embed", real_embed)
+    report = ingest(settings, fake)
+    assert report.resumed == 0 and len(report.added) == 3

@@ -147,6 +147,9 @@ def ingest(ctx: click.Context, full: bool, wait: float) -> None:
     _print_ingest(run_ingest(settings, _embedder(settings), full=full, lock_wait=wait), settings)
 
 
+_LISTED = 50  # documents named per kind of change; a large corpus gets a count for the rest
+
+
 def _print_ingest(report: IngestReport, settings: Settings) -> None:
     for source, reason in report.skipped:
         click.echo(f"skipped {source}: {reason}", err=True)
@@ -159,8 +162,10 @@ def _print_ingest(report: IngestReport, settings: Settings) -> None:
         ("changed", report.changed),
         ("removed", report.removed),
     ):
-        for doc_id in ids:
+        for doc_id in ids[:_LISTED]:
             click.echo(f"{label:>9} {doc_id}")
+        if len(ids) > _LISTED:
+            click.echo(f"{label:>9} … and {len(ids) - _LISTED:,} more")
     click.echo(report.summary())
     if not report.did_change:
         click.echo(f"index in {settings.index_dir} is up to date")

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from tqdm import tqdm
 
 from . import __version__, store
 from .chunking import ChunkSettings, chunk_document
@@ -23,6 +24,7 @@ from .errors import CareerQAError, CorpusError, IndexMismatchError, IndexMissing
 from .index import VectorIndex
 from .manifest import Manifest, compatibility_key
 from .settings import Settings
+from .staging import Embedded, Staging
 from .store import IndexData, StoredChunk, StoredDocument
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ class IngestReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # indexed, with a problem
     chunks_embedded: int = 0
+    resumed: int = 0  # documents an earlier, unfinished run had embedded
     build_id: str | None = None
     full: bool = False
     reason: str = ""
@@ -59,6 +62,8 @@ class IngestReport:
             f"{len(self.unchanged)} unchanged",
         ]
         line = ", ".join(parts) + f"; {self.chunks_embedded} chunks embedded in {self.seconds:.1f}s"
+        if self.resumed:
+            line += f"; {self.resumed} document(s) taken from an unfinished run"
         if self.skipped:
             line += f"; {len(self.skipped)} file(s) skipped"
         return line
@@ -186,20 +191,26 @@ def _ingest_locked(
 
     fresh = _embed_documents(to_embed, settings, embedder, progress, report)
     report.data = data = _assemble(corpus.documents, fresh, old, settings, embedder)
+    report.build_id = _save(settings, data, progress)
+    Staging(settings.index_dir, compatibility_key(settings)).clear()
+    return report
+
+
+def _save(settings: Settings, data: IndexData, progress: bool | None) -> str:
+    """Write the build and switch to it; with Milvus, its collections first, aliases after."""
     if settings.store != "milvus":
-        report.build_id = store.save(settings.index_dir, data)
-        return report
+        return store.save(settings.index_dir, data)
     from .milvus import MilvusStore
 
     milvus = MilvusStore(settings)
     previous = store.current_build_id(settings.index_dir)
-    report.build_id = store.save(
+    build_id = store.save(
         settings.index_dir,
         data,
         before_switch=lambda build_id: milvus.publish(data, build_id, bool(progress)),
     )
-    milvus.promote(report.build_id, keep={previous} if previous else set())
-    return report
+    milvus.promote(build_id, keep={previous} if previous else set())
+    return build_id
 
 
 def _publish_unpublished(settings: Settings, data: IndexData, progress: bool | None) -> None:
@@ -219,7 +230,8 @@ def _publish_unpublished(settings: Settings, data: IndexData, progress: bool | N
         milvus.promote(build_id, keep=set())
 
 
-_Fresh = dict[str, tuple[StoredDocument, list[StoredChunk], np.ndarray, np.ndarray]]
+_Fresh = dict[str, Embedded]
+DOCS_PER_BATCH = 64  # embedded together, then staged: memory per batch, not per corpus
 
 
 def _embed_documents(
@@ -229,15 +241,46 @@ def _embed_documents(
     progress: bool | None,
     report: IngestReport,
 ) -> _Fresh:
-    """Clean, chunk and embed new or changed documents (rows are relative to each document)."""
+    """Clean, chunk and embed new or changed documents, a batch at a time, each one staged
+    on disk once embedded; documents a killed run staged are taken from there."""
     if not docs:
         return {}  # only removals: the model is not needed
+    staging = Staging(settings.index_dir, compatibility_key(settings))
+    fresh: _Fresh = {}
+    todo = []
+    for doc in docs:
+        staged = staging.get(doc.doc_id, doc.content_hash)
+        if staged is None:
+            todo.append(doc)
+        else:
+            fresh[doc.doc_id] = staged
+    report.resumed = len(fresh)
+    if report.resumed:
+        log.info("resuming: %d document(s) already embedded by an earlier run", report.resumed)
+    if not todo:
+        return fresh
     if settings.chunk_tokens > embedder.max_tokens:
         raise ModelError(
             f"chunk_tokens is {settings.chunk_tokens} but the model {embedder.name!r} reads "
             f"{embedder.max_tokens} word pieces; longer chunks would be cut — set "
             f"CAREERQA_CHUNK_TOKENS to {embedder.max_tokens} or less"
         )
+    if progress is None:
+        progress = sys.stderr.isatty()
+    log.info("embedding %d document(s)", len(todo))
+    with Progress(len(todo), progress) as bar:
+        for start in range(0, len(todo), DOCS_PER_BATCH):
+            batch = todo[start : start + DOCS_PER_BATCH]
+            for embedded in _embed_batch(batch, settings, embedder):
+                staging.put(embedded)
+                fresh[embedded.document.doc_id] = embedded
+                report.chunks_embedded += len(embedded.chunks)
+            bar.advance(len(batch), report.chunks_embedded)
+    return fresh
+
+
+def _embed_batch(docs: list[Document], settings: Settings, embedder: Embedder) -> list[Embedded]:
+    """Clean, chunk and embed a few documents in one model call."""
     chunk_settings = ChunkSettings(settings.chunk_tokens, settings.chunk_overlap)
     prepared = []
     texts: list[str] = []
@@ -248,11 +291,8 @@ def _embed_documents(
         prepared.append((doc, cleaned, chunks, spans))
         texts.extend(c.embed_text for c in chunks)
         texts.extend(cleaned.text[a:b] for a, b in spans)
-    if progress is None:
-        progress = sys.stderr.isatty()
-    log.info("embedding %d texts from %d document(s)", len(texts), len(docs))
-    vectors = embedder.embed(texts, progress=progress)
-    fresh: _Fresh = {}
+    vectors = embedder.embed(texts)
+    out = []
     cursor = 0
     for doc, cleaned, chunks, spans in prepared:
         chunk_vecs = vectors[cursor : cursor + len(chunks)]
@@ -275,9 +315,45 @@ def _embed_documents(
             chunk_rows=(0, len(chunks)),
             sentence_rows=(0, len(spans)),
         )
-        fresh[doc.doc_id] = (stored_doc, stored_chunks, chunk_vecs, sent_vecs)
-        report.chunks_embedded += len(chunks)
-    return fresh
+        out.append(Embedded(stored_doc, stored_chunks, chunk_vecs, sent_vecs))
+    return out
+
+
+class Progress:
+    """Documents embedded so far, with chunks per second and the time left: a bar on a
+    terminal, else a log line every 10 % of the work."""
+
+    def __init__(self, total: int, bar: bool):
+        self.total = total
+        self.done = 0
+        self.started = time.perf_counter()
+        self.next_log = 0.1
+        self._bar = tqdm(total=total, unit="doc", desc="embedding", disable=not bar)
+        self._logging = not bar
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.close()
+
+    def advance(self, documents: int, chunks: int) -> None:
+        self.done += documents
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        rate = chunks / elapsed
+        self._bar.set_postfix(chunks_per_s=f"{rate:.0f}", refresh=False)
+        self._bar.update(documents)
+        if self._logging and self.done / self.total >= self.next_log:
+            eta = elapsed / self.done * (self.total - self.done)
+            log.info(
+                "embedded %d/%d documents, %d chunks, %.0f chunks/s, %.0f s left",
+                self.done,
+                self.total,
+                chunks,
+                rate,
+                eta,
+            )
+            self.next_log = self.done / self.total + 0.1
 
 
 def _assemble(
@@ -288,6 +364,7 @@ def _assemble(
     embedder: Embedder,
 ) -> IndexData:
     """Lay out new and reused documents into one chunk table and vector matrices."""
+    any_fresh = bool(fresh)
     documents: dict[str, StoredDocument] = {}
     chunks: list[StoredChunk] = []
     chunk_parts: list[np.ndarray] = []
@@ -295,7 +372,9 @@ def _assemble(
     n_sentences = 0
     for doc in docs:
         if doc.doc_id in fresh:
-            stored, doc_chunks, chunk_vecs, sent_vecs = fresh[doc.doc_id]
+            embedded = fresh.pop(doc.doc_id)  # its arrays go into the build's, not twice
+            stored, doc_chunks = embedded.document, embedded.chunks
+            chunk_vecs, sent_vecs = embedded.chunk_vectors, embedded.sentence_vectors
             base = 0
         else:
             assert old is not None
@@ -316,7 +395,7 @@ def _assemble(
         chunk_parts.append(chunk_vecs)
         sentence_parts.append(sent_vecs)
         n_sentences += len(sent_vecs)
-    dimension = old.manifest.dimension if old and not fresh else embedder.dimension
+    dimension = old.manifest.dimension if old and not any_fresh else embedder.dimension
     vectors = np.concatenate(chunk_parts) if chunk_parts else np.zeros((0, dimension), np.float32)
     sentence_vectors = (
         np.concatenate(sentence_parts) if sentence_parts else np.zeros((0, dimension), np.float32)

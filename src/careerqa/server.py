@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import os
 import logging
+import os
 import resource
 import socket
 from typing import Any

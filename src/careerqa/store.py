@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -174,14 +175,9 @@ def _save(index_dir: Path, data: IndexData, before_switch: Callable[[str], None]
     tmp = index_dir / f".tmp-{build_id}"
     tmp.mkdir()
     try:
-        docs = [
-            {**asdict(d), "blocks": [asdict(b) for b in d.blocks]} for d in data.documents.values()
-        ]
+        docs = [document_json(d) for d in data.documents.values()]
         _write(tmp / "documents.json", json.dumps(docs, ensure_ascii=False).encode())
-        lines = [
-            json.dumps({**asdict(c.chunk), "sentence_rows": c.sentence_rows}, ensure_ascii=False)
-            for c in data.chunks
-        ]
+        lines = [json.dumps(chunk_json(c), ensure_ascii=False) for c in data.chunks]
         _write(tmp / "chunks.jsonl", ("\n".join(lines) + "\n").encode())
         for name, array in (
             ("vectors.npy", data.vectors),
@@ -271,17 +267,33 @@ def _read_tables(build: Path) -> tuple[dict[str, StoredDocument], list[StoredChu
     """The document and chunk tables of a build (its checksums already verified)."""
     documents = {}
     for d in json.loads((build / "documents.json").read_text()):
-        d["blocks"] = [Block(**b) for b in d["blocks"]]
-        d["chunk_rows"] = tuple(d["chunk_rows"])
-        d["sentence_rows"] = tuple(d["sentence_rows"])
-        documents[d["doc_id"]] = StoredDocument(**d)
-    chunks = []
-    for line in (build / "chunks.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        rows = tuple(row.pop("sentence_rows"))
-        row["sentences"] = tuple(tuple(s) for s in row["sentences"])
-        chunks.append(StoredChunk(Chunk(**row), rows))
-    return documents, chunks
+        document = document_from_json(d)
+        documents[document.doc_id] = document
+    lines = (build / "chunks.jsonl").read_text().splitlines()
+    return documents, [chunk_from_json(json.loads(line)) for line in lines]
+
+
+def document_json(document: StoredDocument) -> dict[str, Any]:
+    """A stored document as JSON-ready data (documents.json, the ingest's staging)."""
+    return {**asdict(document), "blocks": [asdict(b) for b in document.blocks]}
+
+
+def document_from_json(d: dict[str, Any]) -> StoredDocument:
+    d["blocks"] = [Block(**b) for b in d["blocks"]]
+    d["chunk_rows"] = tuple(d["chunk_rows"])
+    d["sentence_rows"] = tuple(d["sentence_rows"])
+    return StoredDocument(**d)
+
+
+def chunk_json(stored: StoredChunk) -> dict[str, Any]:
+    """A chunk row as JSON-ready data (chunks.jsonl, the ingest's staging)."""
+    return {**asdict(stored.chunk), "sentence_rows": stored.sentence_rows}
+
+
+def chunk_from_json(row: dict[str, Any]) -> StoredChunk:
+    rows = tuple(row.pop("sentence_rows"))
+    row["sentences"] = tuple(tuple(s) for s in row["sentences"])
+    return StoredChunk(Chunk(**row), rows)
 
 
 @contextlib.contextmanager
