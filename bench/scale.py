@@ -136,10 +136,12 @@ def ingest_bench(args: argparse.Namespace) -> None:
         child = [str(corpus), str(index), args.stores[0], args.embedder]
         _run_child(child, kill_after=args.kill_after)
         report, _ = _run_child(child)
+        again = report["documents"] - report["resumed"]
         print(
-            f"\nkilled after {args.kill_after:g} s, run again: {report['resumed']:,} of "
-            f"{report['resumed'] + report['documents'] - report['resumed']:,} documents taken "
-            f"from staging, {report['chunks']:,} chunks embedded, {report['seconds']:.0f} s"
+            f"\nkilled (SIGKILL) after {args.kill_after:g} s; the next run took "
+            f"{report['resumed']:,} of {report['documents']:,} documents from staging and "
+            f"embedded the other {again:,} ({report['chunks']:,} chunks) in "
+            f"{report['seconds']:.0f} s"
         )
 
 

@@ -9,6 +9,7 @@ web app awaits it with the batching embedder, the CLI through `ask_sync`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -21,7 +22,7 @@ from .embedding import Embedder, embed_async
 from .errors import GenerationError
 from .generation import Cut, Generator, Source, messages
 from .lexical import terms
-from .loaded import LoadedIndex
+from .loaded import EmbeddedSearcher, LoadedIndex
 from .query import QueryPlan
 from .retrieval import Hit, search
 from .settings import Settings
@@ -147,7 +148,8 @@ class Assistant:
         plan = QueryPlan.make(question, history or [], self.index.lexical, self.index.vocabulary)
         query = plan.query(await embed_async(self.embedder, plan.texts))
         settings = self.settings
-        hits = search(
+        find = functools.partial(
+            search,
             self.index,
             query.vector,
             query.search_text,
@@ -155,6 +157,10 @@ class Assistant:
             candidates=settings.candidates,
             lexical_weight=settings.lexical_weight,
         )
+        # In-process search takes well under a millisecond; a remote store's round trips
+        # wait in a thread, so the event loop serves other requests meanwhile.
+        local = isinstance(self.index.searcher, EmbeddedSearcher)
+        hits = find() if local else await asyncio.to_thread(find)
         composed = compose(
             query,
             hits,

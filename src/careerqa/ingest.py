@@ -20,7 +20,14 @@ from .chunking import ChunkSettings, chunk_document
 from .cleaning import clean
 from .corpus import KINDS, Document, load_corpus
 from .embedding import Embedder
-from .errors import CareerQAError, CorpusError, IndexMismatchError, IndexMissingError, ModelError
+from .errors import (
+    CareerQAError,
+    CorpusError,
+    IndexMismatchError,
+    IndexMissingError,
+    IndexWriteError,
+    ModelError,
+)
 from .index import VectorIndex
 from .manifest import Manifest, compatibility_key
 from .settings import Settings
@@ -230,7 +237,9 @@ def _publish_unpublished(settings: Settings, data: IndexData, progress: bool | N
         milvus.promote(build_id, keep=set())
 
 
-_Fresh = dict[str, Embedded]
+# New or changed documents: their rows (chunks, sentences); the vectors stay in staging
+# until the build is laid out, so memory holds one build's vectors, not two.
+_Fresh = dict[str, tuple[int, int]]
 DOCS_PER_BATCH = 64  # embedded together, then staged: memory per batch, not per corpus
 
 
@@ -253,7 +262,7 @@ def _embed_documents(
         if staged is None:
             todo.append(doc)
         else:
-            fresh[doc.doc_id] = staged
+            fresh[doc.doc_id] = (len(staged.chunk_vectors), len(staged.sentence_vectors))
     report.resumed = len(fresh)
     if report.resumed:
         log.info("resuming: %d document(s) already embedded by an earlier run", report.resumed)
@@ -273,7 +282,8 @@ def _embed_documents(
             batch = todo[start : start + DOCS_PER_BATCH]
             for embedded in _embed_batch(batch, settings, embedder):
                 staging.put(embedded)
-                fresh[embedded.document.doc_id] = embedded
+                sizes = (len(embedded.chunk_vectors), len(embedded.sentence_vectors))
+                fresh[embedded.document.doc_id] = sizes
                 report.chunks_embedded += len(embedded.chunks)
             bar.advance(len(batch), report.chunks_embedded)
     return fresh
@@ -356,6 +366,16 @@ class Progress:
             self.next_log = self.done / self.total + 0.1
 
 
+def _old_sizes(old: IndexData | None, doc_id: str) -> tuple[int, int]:
+    """Rows (chunks, sentences) an unchanged document has in the previous build."""
+    assert old is not None
+    stored = old.documents[doc_id]
+    return (
+        stored.chunk_rows[1] - stored.chunk_rows[0],
+        stored.sentence_rows[1] - stored.sentence_rows[0],
+    )
+
+
 def _assemble(
     docs: list[Document],
     fresh: _Fresh,
@@ -363,16 +383,24 @@ def _assemble(
     settings: Settings,
     embedder: Embedder,
 ) -> IndexData:
-    """Lay out new and reused documents into one chunk table and vector matrices."""
-    any_fresh = bool(fresh)
+    """Lay out new and reused documents into one chunk table and vector matrices.
+
+    The matrices are allocated once at their final size and filled a document at a
+    time (new ones read back from staging), so assembling never holds two copies.
+    """
+    staging = Staging(settings.index_dir, compatibility_key(settings))
+    dimension = old.manifest.dimension if old and not fresh else embedder.dimension
+    sizes = [fresh.get(d.doc_id) or _old_sizes(old, d.doc_id) for d in docs]
+    vectors = np.empty((sum(c for c, _ in sizes), dimension), np.float32)
+    sentence_vectors = np.empty((sum(s for _, s in sizes), dimension), np.float32)
     documents: dict[str, StoredDocument] = {}
     chunks: list[StoredChunk] = []
-    chunk_parts: list[np.ndarray] = []
-    sentence_parts: list[np.ndarray] = []
     n_sentences = 0
     for doc in docs:
         if doc.doc_id in fresh:
-            embedded = fresh.pop(doc.doc_id)  # its arrays go into the build's, not twice
+            embedded = staging.get(doc.doc_id, doc.content_hash)
+            if embedded is None:
+                raise IndexWriteError(f"{staging.folder} lost {doc.source} — run ingest again")
             stored, doc_chunks = embedded.document, embedded.chunks
             chunk_vecs, sent_vecs = embedded.chunk_vectors, embedded.sentence_vectors
             base = 0
@@ -391,15 +419,10 @@ def _assemble(
         stored.chunk_rows = (len(chunks), len(chunks) + len(chunks_here))
         stored.sentence_rows = (n_sentences, n_sentences + len(sent_vecs))
         documents[doc.doc_id] = stored
+        vectors[len(chunks) : len(chunks) + len(chunks_here)] = chunk_vecs
+        sentence_vectors[n_sentences : n_sentences + len(sent_vecs)] = sent_vecs
         chunks.extend(chunks_here)
-        chunk_parts.append(chunk_vecs)
-        sentence_parts.append(sent_vecs)
         n_sentences += len(sent_vecs)
-    dimension = old.manifest.dimension if old and not any_fresh else embedder.dimension
-    vectors = np.concatenate(chunk_parts) if chunk_parts else np.zeros((0, dimension), np.float32)
-    sentence_vectors = (
-        np.concatenate(sentence_parts) if sentence_parts else np.zeros((0, dimension), np.float32)
-    )
     manifest = Manifest(
         model=settings.model,
         dimension=dimension,

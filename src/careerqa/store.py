@@ -15,7 +15,6 @@ import bisect
 import contextlib
 import fcntl
 import hashlib
-import io
 import json
 import logging
 import os
@@ -183,9 +182,10 @@ def _save(index_dir: Path, data: IndexData, before_switch: Callable[[str], None]
             ("vectors.npy", data.vectors),
             ("sentence_vectors.npy", data.sentence_vectors),
         ):
-            buffer = io.BytesIO()
-            np.save(buffer, np.ascontiguousarray(array, dtype=np.float32))
-            _write(tmp / name, buffer.getvalue())
+            with (tmp / name).open("wb") as fh:  # straight to the file: no copy in memory
+                np.save(fh, np.ascontiguousarray(array, dtype=np.float32))
+                fh.flush()
+                os.fsync(fh.fileno())
         data.vector_index.save(tmp / "faiss.index")
         data.sentence_index.save(tmp / "sentence_faiss.index")
         manifest = data.manifest
