@@ -171,7 +171,10 @@ class MilvusStore:
                 )
             )
             params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-        self._call(self.client.create_collection, name, schema=schema, index_params=params)
+        self._call(self.client.create_collection, name, schema=schema)
+        # sync=False: pymilvus would otherwise poll for the (empty) index every 0.5 s;
+        # the collection is loaded, and its index used, when a searcher opens it.
+        self._call(self.client.create_index, name, params, sync=False)
 
     def _insert(
         self, name: str, rows: Iterator[dict[str, Any]], total: int, progress: bool
