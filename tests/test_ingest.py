@@ -297,3 +297,31 @@ def test_an_unreadable_staged_document_is_embedded_again(settings, fake, monkeyp
     monkeypatch.setattr(fake, "embed", real_embed)
     report = ingest(settings, fake)
     assert report.resumed == 0 and len(report.added) == 3
+
+
+def test_two_files_with_the_same_text_are_both_staged_and_indexed(settings, fake):
+    text = (settings.corpus_dir / "skills.txt").read_text()
+    (settings.corpus_dir / "skills-copy.txt").write_text(text)
+    report = ingest(settings, fake)
+    assert {"skills", "skills-copy"} <= set(report.added)
+    data = store.load(settings.index_dir)
+    assert {"skills", "skills-copy"} <= {c.chunk.doc_id for c in data.chunks}
+
+
+def test_a_failed_rebuild_leaves_the_live_build_in_memory_as_it_was(settings, fake, monkeypatch):
+    live = ingest(settings, fake).data
+    rows = {d.doc_id: (d.chunk_rows, d.sentence_rows) for d in live.documents.values()}
+    (settings.corpus_dir / "portfolio.txt").unlink()  # later documents move up a few rows
+
+    def disk_full(*args, **kwargs):
+        raise IndexWriteError("cannot write the index: no space left on device")
+
+    monkeypatch.setattr(store, "save", disk_full)
+    with pytest.raises(IndexWriteError):
+        ingest(settings, fake, known=live)
+    assert {d.doc_id: (d.chunk_rows, d.sentence_rows) for d in live.documents.values()} == rows
+    monkeypatch.undo()
+    again = ingest(settings, fake, known=live).data  # reuses the live build's rows correctly
+    for doc in again.documents.values():
+        lo, hi = doc.chunk_rows
+        assert {c.chunk.doc_id for c in again.chunks[lo:hi]} == {doc.doc_id}

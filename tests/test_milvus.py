@@ -23,6 +23,12 @@ def on_milvus(settings):
     return settings.model_copy(update={"store": "milvus"})
 
 
+@pytest.fixture
+def embedded(settings):
+    """The embedded store, whatever CAREERQA_STORE says (CI runs the suite with milvus)."""
+    return settings.model_copy(update={"store": "embedded"})
+
+
 def test_milvus_finds_the_same_passages_as_the_embedded_store(on_milvus, real_embedder):
     on_milvus = on_milvus.model_copy(update={"model": "bundled:all-MiniLM-L6-v2"})
     data = ingest(on_milvus, real_embedder).data
@@ -39,7 +45,7 @@ def test_milvus_finds_the_same_passages_as_the_embedded_store(on_milvus, real_em
         assert [c.score for c in a.citations] == pytest.approx([c.score for c in b.citations])
 
 
-def test_rrf_in_the_engine_ranks_the_same_chunks_differently(on_milvus, real_embedder):
+def test_rrf_fusion_takes_milvus_ranking_and_scores(on_milvus, real_embedder):
     on_milvus = on_milvus.model_copy(update={"model": "bundled:all-MiniLM-L6-v2"})
     data = ingest(on_milvus, real_embedder).data
     rrf = Assistant.from_data(
@@ -87,16 +93,16 @@ def test_a_failed_write_to_milvus_leaves_the_previous_build_live(on_milvus, fake
     _searches(Assistant.from_data(on_milvus, fake, store.load(on_milvus.index_dir)), fake)
 
 
-def test_switching_an_index_to_milvus_writes_it_without_embedding(settings, on_milvus, fake):
-    ingest(settings, fake)  # embedded store
+def test_switching_an_index_to_milvus_writes_it_without_embedding(embedded, on_milvus, fake):
+    ingest(embedded, fake)
     calls = fake.calls
     data = refresh_index(on_milvus, fake).data
     assert fake.calls == calls  # nothing embedded again
     _searches(Assistant.from_data(on_milvus, fake, data), fake)
 
 
-def test_a_build_milvus_lacks_is_a_clear_error(settings, on_milvus, fake):
-    data = ingest(settings, fake).data  # embedded only: Milvus never saw this build
+def test_a_build_milvus_lacks_is_a_clear_error(embedded, on_milvus, fake):
+    data = ingest(embedded, fake).data  # Milvus never saw this build
     with pytest.raises(StoreError, match="no collections for build .* — run `careerqa ingest`"):
         Assistant.from_data(on_milvus, fake, data)
 
@@ -106,3 +112,22 @@ def _searches(assistant: Assistant, fake) -> None:
     found = assistant.index.searcher.candidates(fake.embed([QUESTIONS[0]])[0], ["junior"], 5)
     assert found.chunk_rows and max(found.chunk_rows) < len(assistant.data.chunks)
     assert found.lexical and set(found.lexical) <= set(range(len(assistant.data.chunks)))
+
+
+def test_a_store_that_fails_mid_question_is_a_503_not_a_crash(embedded, fake, monkeypatch):
+    from careerqa.app import create_app
+
+    from .conftest import started
+
+    app = create_app(embedded, fake)
+    with started(app) as client:
+
+        def down(*args, **kwargs):
+            raise StoreError("Milvus refused search: connection refused")
+
+        searcher = app.state.holder.assistant.index.searcher
+        monkeypatch.setattr(searcher, "candidates", down)
+        r = client.post("/ask", json={"question": QUESTIONS[0]})
+        assert r.status_code == 503 and "connection refused" in r.json()["detail"]
+        streamed = client.post("/ask/stream", json={"question": QUESTIONS[0]}).text
+        assert "event: error" in streamed and "connection refused" in streamed

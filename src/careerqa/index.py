@@ -16,6 +16,8 @@ import numpy as np
 from .errors import IndexCorruptError
 
 APPROXIMATE_FROM = 50_000
+# Flat codes memory-mapped (faiss ≥ 1.8.0 has the flag; without it, read into memory).
+_MMAP = getattr(faiss, "IO_FLAG_MMAP_IFC", 0)
 
 
 def ivf_lists(n: int) -> int:
@@ -110,6 +112,6 @@ class VectorIndex:
         """Read an index; a flat one's vectors are memory-mapped, shared by every process
         that serves the same build (an IVF one is read into memory)."""
         try:
-            return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC))
+            return cls(faiss.read_index(str(path), _MMAP))
         except RuntimeError as exc:
             raise IndexCorruptError(f"{path} is not a readable FAISS index ({exc})") from exc

@@ -7,6 +7,7 @@ build when the rebuild fails.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import time
@@ -27,6 +28,7 @@ from .errors import (
     IndexMissingError,
     IndexWriteError,
     ModelError,
+    StoreError,
 )
 from .index import VectorIndex
 from .manifest import Manifest, compatibility_key
@@ -216,7 +218,10 @@ def _save(settings: Settings, data: IndexData, progress: bool | None) -> str:
         data,
         before_switch=lambda build_id: milvus.publish(data, build_id, bool(progress)),
     )
-    milvus.promote(build_id, keep={previous} if previous else set())
+    try:  # the build is live already: stale aliases are worth a warning, not a failure
+        milvus.promote(build_id, keep={previous} if previous else set())
+    except StoreError as exc:
+        log.warning("build %s is live but Milvus' aliases were not moved: %s", build_id, exc)
     return build_id
 
 
@@ -376,6 +381,25 @@ def _old_sizes(old: IndexData | None, doc_id: str) -> tuple[int, int]:
     )
 
 
+def _rows_of(
+    doc: Document, is_fresh: bool, old: IndexData | None, staging: Staging
+) -> tuple[Embedded, int]:
+    """A document's rows for the new build, from staging (new or changed) or the previous
+    build, with the first sentence row they had there (0 for staged ones)."""
+    if is_fresh:
+        embedded = staging.get(doc.doc_id, doc.content_hash)
+        if embedded is None:
+            raise IndexWriteError(f"{staging.folder} lost {doc.source} — run ingest again")
+        return embedded, 0
+    assert old is not None
+    # A copy: the new build's rows must not change the live build's (it may stay live).
+    stored = dataclasses.replace(old.documents[doc.doc_id])
+    c_lo, c_hi = stored.chunk_rows
+    s_lo, s_hi = stored.sentence_rows
+    chunks, vectors = old.chunks[c_lo:c_hi], old.vectors[c_lo:c_hi]
+    return Embedded(stored, chunks, vectors, old.sentence_vectors[s_lo:s_hi]), s_lo
+
+
 def _assemble(
     docs: list[Document],
     fresh: _Fresh,
@@ -397,20 +421,9 @@ def _assemble(
     chunks: list[StoredChunk] = []
     n_sentences = 0
     for doc in docs:
-        if doc.doc_id in fresh:
-            embedded = staging.get(doc.doc_id, doc.content_hash)
-            if embedded is None:
-                raise IndexWriteError(f"{staging.folder} lost {doc.source} — run ingest again")
-            stored, doc_chunks = embedded.document, embedded.chunks
-            chunk_vecs, sent_vecs = embedded.chunk_vectors, embedded.sentence_vectors
-            base = 0
-        else:
-            assert old is not None
-            stored = old.documents[doc.doc_id]
-            c_lo, c_hi = stored.chunk_rows
-            s_lo, s_hi = stored.sentence_rows
-            doc_chunks, chunk_vecs = old.chunks[c_lo:c_hi], old.vectors[c_lo:c_hi]
-            sent_vecs, base = old.sentence_vectors[s_lo:s_hi], s_lo
+        embedded, base = _rows_of(doc, doc.doc_id in fresh, old, staging)
+        stored, doc_chunks = embedded.document, embedded.chunks
+        chunk_vecs, sent_vecs = embedded.chunk_vectors, embedded.sentence_vectors
         shift = n_sentences - base
         chunks_here = [
             StoredChunk(c.chunk, (c.sentence_rows[0] + shift, c.sentence_rows[1] + shift))

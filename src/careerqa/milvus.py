@@ -62,7 +62,7 @@ def client(settings: Settings) -> MilvusClient:
             ) from exc
         # pymilvus logs a traceback for every refused call (StoreError says it in one
         # line), and Milvus Lite's in-process server one for each call it doesn't serve.
-        for name in ("pymilvus", "grpc._server"):
+        for name in ("pymilvus", "grpc._server", "milvus_lite"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
         if "://" not in uri:
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
@@ -77,9 +77,18 @@ def client(settings: Settings) -> MilvusClient:
         return made
 
 
+def release_all() -> None:
+    """Close every client of this process (tests: each one's Milvus Lite file is freed)."""
+    for uri in list(_clients):
+        _release(uri)
+
+
 def release(settings: Settings) -> None:
     """Close this process' client (a Milvus Lite file is then free for another process)."""
-    uri = uri_of(settings)
+    _release(uri_of(settings))
+
+
+def _release(uri: str) -> None:
     with _clients_lock:
         found = _clients.pop(uri, None)
     if found is None:
@@ -226,7 +235,7 @@ class MilvusSearcher:
             [h["row"] for h in dense],
             [h["row"] for h in near],
             # Milvus Lite gives BM25 as a negative distance, Milvus the score itself.
-            {h["row"]: abs(float(h["distance"])) for h in lexical},
+            {h["row"]: abs(float(h["distance"])) for h in lexical if h["distance"]},
         )
 
     def _hybrid(self, vector: np.ndarray, words: list[str], depth: int) -> Candidates:
@@ -234,9 +243,12 @@ class MilvusSearcher:
         from pymilvus import AnnSearchRequest, RRFRanker
 
         requests = [
-            AnnSearchRequest([vector.tolist()], "dense", {"metric_type": "IP"}, limit=depth),
-            AnnSearchRequest([" ".join(words)], "sparse", {"metric_type": "BM25"}, limit=depth),
+            AnnSearchRequest([vector.tolist()], "dense", {"metric_type": "IP"}, limit=depth)
         ]
+        if words:  # a question of stop words only has no BM25 side
+            requests.append(
+                AnnSearchRequest([" ".join(words)], "sparse", {"metric_type": "BM25"}, limit=depth)
+            )
         client = self.store.client
         found = self.store._call(
             client.hybrid_search, self.chunks, requests, RRFRanker(RRF_K), limit=depth

@@ -6,10 +6,12 @@ of its own vector and its best sentence, so a chunk that says one thing among se
 still matches a question on that thing.
 
 A chunk's score is its dense similarity plus `lexical_weight` times its BM25 score
-relative to the best chunk's. Adding scores, not ranks, lets one rare word the
-question shares with a single passage ("premium") count even when the embedding
-ranks that passage low; rank fusion gave such a passage no more than any other
-first-ranked BM25 hit (README, "Running at scale", measures Milvus' RRF against it).
+relative to the best chunk's; a store reports BM25 for its best `depth` chunks only,
+so a dense candidate outside them gets no lexical share. Adding scores, not ranks,
+lets one rare word the question shares with a single passage ("premium") count even
+when the embedding ranks that passage low; rank fusion gave such a passage no more
+than any other first-ranked BM25 hit (README, "Running at scale", measures Milvus'
+RRF against it).
 """
 
 from __future__ import annotations

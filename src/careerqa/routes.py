@@ -7,6 +7,7 @@ and the settings), so the routes hold no state of their own.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from importlib.resources import files
@@ -39,6 +40,7 @@ from .errors import (
     FetchRefused,
     IndexBusyError,
     QuestionError,
+    StoreError,
 )
 from .feedback import MAX_ID, FeedbackStore, export_lines
 from .fetching import Guard, fetch
@@ -70,6 +72,7 @@ EXAMPLE_QUESTIONS = [
 # Errors of HTML routes are still JSON (FastAPI's HTTPException).
 _JSON_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 
 
@@ -134,7 +137,10 @@ Asking = [Depends(asker)]
         400: {"model": ErrorOut, "description": "The body is not UTF-8 JSON."},
         413: {"description": f"The body is larger than {MAX_BODY_BYTES // 1024} KiB."},
         422: {"model": ErrorOut, "description": "A field is missing or invalid."},
-        503: {"model": ErrorOut, "description": "No index is loaded."},
+        503: {
+            "model": ErrorOut,
+            "description": "No index is loaded, or the search store (Milvus) is unreachable.",
+        },
     },
     summary="Answer a question with cited passages",
 )
@@ -144,6 +150,9 @@ async def ask(body: AskRequest, live: Live) -> AskResponse:
         answer = await live.ask(body.question, body.top_k, history)
     except QuestionError as exc:
         raise HTTPException(422, str(exc)) from exc
+    except StoreError as exc:  # the search store (Milvus) is down or lost the build
+        log.error("search store failed: %s", exc)
+        raise HTTPException(503, str(exc)) from exc
     return AskResponse.from_answer(answer)
 
 
@@ -186,7 +195,7 @@ async def sse(events: AsyncIterator[Event]) -> AsyncIterator[str]:
                 yield _event("delta", {"text": event.text})
             else:
                 yield _event("done", AskResponse.from_answer(event.answer).model_dump())
-    except QuestionError as exc:
+    except (QuestionError, StoreError) as exc:
         yield _event("error", {"detail": str(exc)})
 
 

@@ -12,7 +12,7 @@ from . import store
 from .assistant import Assistant
 from .batching import BatchingEmbedder
 from .embedding import Embedder
-from .errors import CareerQAError
+from .errors import CareerQAError, IndexBusyError
 from .ingest import IngestReport, ingest, refresh_index
 from .manifest import compatibility_key
 from .settings import Settings
@@ -93,12 +93,19 @@ class IndexHolder:
                 known=current.data if current else None,
                 progress=False,
             )
+        except IndexBusyError as exc:  # another process (a worker) builds; polling loads it
+            log.info("%s; serving its build when it is done", exc)
+            return
         except CareerQAError as exc:
             self.last_error = f"rebuild failed: {exc}"
             log.error("could not build the index: %s", exc)
             return
         else:
-            self.last_error = f"rebuild failed: {refreshed.error}" if refreshed.error else None
+            error = refreshed.error
+            if isinstance(error, IndexBusyError):
+                log.info("%s; serving its build when it is done", error)
+                error = None
+            self.last_error = f"rebuild failed: {error}" if error else None
             self.refresh(refreshed.data)
         finally:
             self.rebuilding = False

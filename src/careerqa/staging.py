@@ -1,7 +1,7 @@
 """Documents embedded by an ingest that has not finished, kept on disk: a killed ingest resumes.
 
 Ingest embeds new and changed documents a batch at a time and writes each one here
-(`index/staging/<settings>/<content hash>.npz`: the cleaned document, its chunks,
+(`index/staging/<settings>/<content hash>-<name>.npz`: the cleaned document, its chunks,
 their vectors) as soon as it is embedded. The next run, killed or not, takes a
 document whose content and settings are unchanged from here instead of embedding it
 again. A successful build empties the folder; entries of other settings are never read.
@@ -50,12 +50,14 @@ class Staging:
         self.root = index_dir / "staging"
         self.folder = self.root / digest
 
-    def _path(self, content_hash: str) -> Path:
-        return self.folder / f"{content_hash}.npz"
+    def _path(self, doc_id: str, content_hash: str) -> Path:
+        # By document and content: two files with the same text are two documents.
+        name = hashlib.sha256(doc_id.encode()).hexdigest()[:12]
+        return self.folder / f"{content_hash}-{name}.npz"
 
     def get(self, doc_id: str, content_hash: str) -> Embedded | None:
         """The staged document with this content, or None (absent or unreadable)."""
-        path = self._path(content_hash)
+        path = self._path(doc_id, content_hash)
         if not path.is_file():
             return None
         try:
@@ -67,7 +69,7 @@ class Staging:
         except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
             log.warning("staged %s unreadable, embedding it again: %s", path.name, exc)
             return None
-        if document.doc_id != doc_id:  # the same text under another name: chunk ids differ
+        if document.doc_id != doc_id:  # pragma: no cover - a sha256 prefix collision
             return None
         return Embedded(document, chunks, chunk_vectors, sentence_vectors)
 
@@ -78,7 +80,7 @@ class Staging:
             "document": document_json(embedded.document),
             "chunks": [chunk_json(c) for c in embedded.chunks],
         }
-        path = self._path(embedded.document.content_hash)
+        path = self._path(embedded.document.doc_id, embedded.document.content_hash)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with tmp.open("wb") as fh:
             np.savez(
