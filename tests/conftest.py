@@ -57,20 +57,26 @@ MILVUS_FILE = MILVUS and "://" not in os.environ.get("CAREERQA_MILVUS_URI", "")
 @pytest.fixture(autouse=True)
 def _own_milvus_collections(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
     """With the Milvus store, each test's collections under a prefix of its own."""
-    digest = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:12]
     if MILVUS:
+        digest = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:12]
         monkeypatch.setenv("CAREERQA_MILVUS_PREFIX", f"t{digest}")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _milvus_cleanup():
+    """After the session: drop the tests' collections, close the clients. (Not after each
+    test: module-scoped assistants keep searching their collections across tests.)"""
     yield
     try:
         from careerqa import milvus
     except ImportError:  # pragma: no cover - without the milvus extra
         return
-    for client in list(milvus._clients.values()):  # drop this test's collections
+    for client in list(milvus._clients.values()):
         with contextlib.suppress(Exception):
             for name in client.list_collections():
-                if name.startswith(f"t{digest}_"):
+                if re.match(r"t[0-9a-f]{12}_", name):
                     client.drop_collection(name)
-    milvus.release_all()  # and free its Milvus Lite files
+    milvus.release_all()
 
 
 def cli_env(settings: Settings, **extra: str) -> dict[str, str]:

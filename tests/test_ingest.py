@@ -241,9 +241,9 @@ class _Killed(Exception):
     """Stands for the process being killed in the middle of embedding."""
 
 
-def test_a_killed_ingest_resumes_without_embedding_again(settings, fake, monkeypatch):
-    """Documents are embedded a batch at a time and staged on disk as soon as they are;
-    the run after a kill embeds only what the killed run had not finished."""
+def _killed_in_the_second_batch(settings, fake, monkeypatch):
+    """Run an ingest of one document a batch that dies embedding the second; returns the
+    embedder's real `embed` (the fake's is replaced until the caller puts it back)."""
     from careerqa import ingest as ingesting
 
     monkeypatch.setattr(ingesting, "DOCS_PER_BATCH", 1)
@@ -258,6 +258,13 @@ def test_a_killed_ingest_resumes_without_embedding_again(settings, fake, monkeyp
     monkeypatch.setattr(fake, "embed", dies_on_the_second_batch)
     with pytest.raises(_Killed):
         ingest(settings, fake)
+    return real_embed
+
+
+def test_a_killed_ingest_resumes_without_embedding_again(settings, fake, monkeypatch):
+    """Documents are embedded a batch at a time and staged on disk as soon as they are;
+    the run after a kill embeds only what the killed run had not finished."""
+    real_embed = _killed_in_the_second_batch(settings, fake, monkeypatch)
     assert store.current_build_id(settings.index_dir) is None  # nothing switched
     staged = list((settings.index_dir / "staging").rglob("*.npz"))
     assert len(staged) == 1  # the first document, finished before the kill
@@ -278,20 +285,7 @@ def test_a_killed_ingest_resumes_without_embedding_again(settings, fake, monkeyp
 
 
 def test_an_unreadable_staged_document_is_embedded_again(settings, fake, monkeypatch):
-    from careerqa import ingest as ingesting
-
-    monkeypatch.setattr(ingesting, "DOCS_PER_BATCH", 1)
-    real_embed = fake.embed
-
-    def dies(texts, *, progress=False):
-        if fake.calls == 1:
-            fake.calls += 1
-            raise _Killed
-        return real_embed(texts, progress=progress)
-
-    monkeypatch.setattr(fake, "embed", dies)
-    with pytest.raises(_Killed):
-        ingest(settings, fake)
+    real_embed = _killed_in_the_second_batch(settings, fake, monkeypatch)
     (staged,) = (settings.index_dir / "staging").rglob("*.npz")
     staged.write_bytes(b"half a file")
     monkeypatch.setattr(fake, "embed", real_embed)
