@@ -319,3 +319,23 @@ def test_a_failed_rebuild_leaves_the_live_build_in_memory_as_it_was(settings, fa
     for doc in again.documents.values():
         lo, hi = doc.chunk_rows
         assert {c.chunk.doc_id for c in again.chunks[lo:hi]} == {doc.doc_id}
+
+
+def test_an_ingest_with_everything_staged_never_loads_the_model(settings, fake, monkeypatch):
+    def disk_full(*args, **kwargs):
+        raise IndexWriteError("cannot write the index: no space left on device")
+
+    monkeypatch.setattr(store, "save", disk_full)
+    with pytest.raises(IndexWriteError):
+        ingest(settings, fake)  # every document embedded and staged, no build written
+    monkeypatch.undo()
+
+    class Unloaded(FakeEmbedder):
+        @property
+        def dimension(self):  # what a real embedder loads its model to tell
+            raise AssertionError("the model was loaded")
+
+    unloaded = Unloaded()
+    report = ingest(settings, unloaded)
+    assert report.resumed == 3 and unloaded.calls == 0
+    assert store.load(settings.index_dir).manifest.dimension == FakeEmbedder.dimension

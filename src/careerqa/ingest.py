@@ -381,6 +381,22 @@ def _old_sizes(old: IndexData | None, doc_id: str) -> tuple[int, int]:
     )
 
 
+def _dimension(
+    docs: list[Document],
+    fresh: _Fresh,
+    old: IndexData | None,
+    staging: Staging,
+    embedder: Embedder,
+) -> int:
+    """The vectors' size, read off the vectors themselves: an ingest that only took
+    documents from staging (or only removed some) never loads the model."""
+    if not fresh:
+        return old.manifest.dimension if old else embedder.dimension
+    first = next(d for d in docs if d.doc_id in fresh)
+    staged = staging.get(first.doc_id, first.content_hash)
+    return int(staged.chunk_vectors.shape[1]) if staged is not None else embedder.dimension
+
+
 def _rows_of(
     doc: Document, is_fresh: bool, old: IndexData | None, staging: Staging
 ) -> tuple[Embedded, int]:
@@ -413,7 +429,7 @@ def _assemble(
     time (new ones read back from staging), so assembling never holds two copies.
     """
     staging = Staging(settings.index_dir, compatibility_key(settings))
-    dimension = old.manifest.dimension if old and not fresh else embedder.dimension
+    dimension = _dimension(docs, fresh, old, staging, embedder)
     sizes = [fresh.get(d.doc_id) or _old_sizes(old, d.doc_id) for d in docs]
     vectors = np.empty((sum(c for c, _ in sizes), dimension), np.float32)
     sentence_vectors = np.empty((sum(s for _, s in sizes), dimension), np.float32)
