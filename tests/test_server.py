@@ -183,7 +183,15 @@ def test_workers_share_the_port_and_all_serve_each_new_build(settings, corpus_di
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-    assert not [p for p in workers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    _, alive = psutil.wait_procs(workers, timeout=20)  # the workers end with their parent
+    assert [p for p in alive if _running(p)] == []
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _try_ready(url: str, fresh: bool = False) -> dict:
