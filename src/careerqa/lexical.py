@@ -82,12 +82,8 @@ class LexicalIndex:
         self._df = Counter(term for doc in tokenized for term in set(doc))
         self._vocabulary = sorted(self._df)
 
-    def scores(self, question: str) -> np.ndarray:
-        """BM25 score of every chunk row (zeros when no term matches)."""
-        return self.scores_of(terms(question))
-
-    def scores_of(self, words: list[str]) -> np.ndarray:
-        """BM25 score of every chunk row for a question's terms."""
+    def scores(self, words: list[str]) -> np.ndarray:
+        """BM25 score of every chunk row for a question's terms (zeros when none matches)."""
         query = [t for t in words if t in self._df]
         if not query or not self._size:
             return np.zeros(self._size, dtype=np.float32)

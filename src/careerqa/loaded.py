@@ -29,7 +29,7 @@ class EmbeddedSearcher:
         q = vector.reshape(1, -1)
         _, chunk_ids = self.data.vector_index.search(q, depth)
         _, sentence_ids = self.data.sentence_index.search(q, depth * 2)
-        scores = self.lexical.scores_of(terms)
+        scores = self.lexical.scores(terms)
         best = np.argsort(-scores, kind="stable")[:depth].tolist()
         return Candidates(
             [int(i) for i in chunk_ids[0] if i >= 0],
