@@ -15,6 +15,7 @@ import bisect
 import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import logging
 import os
@@ -106,11 +107,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write(path: Path, data: bytes) -> None:
+@contextlib.contextmanager
+def _durable(path: Path) -> Iterator[io.BufferedWriter]:
+    """A file opened for writing, flushed and fsynced when the block ends."""
     with path.open("wb") as fh:
-        fh.write(data)
+        yield fh
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def _write(path: Path, data: bytes) -> None:
+    with _durable(path) as fh:
+        fh.write(data)
 
 
 _BUILD_NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,99}")
@@ -182,10 +190,8 @@ def _save(index_dir: Path, data: IndexData, before_switch: Callable[[str], None]
             ("vectors.npy", data.vectors),
             ("sentence_vectors.npy", data.sentence_vectors),
         ):
-            with (tmp / name).open("wb") as fh:  # straight to the file: no copy in memory
+            with _durable(tmp / name) as fh:  # straight to the file: no copy in memory
                 np.save(fh, np.ascontiguousarray(array, dtype=np.float32))
-                fh.flush()
-                os.fsync(fh.fileno())
         data.vector_index.save(tmp / "faiss.index")
         data.sentence_index.save(tmp / "sentence_faiss.index")
         manifest = data.manifest
