@@ -158,14 +158,20 @@ def configure(
         (BoundedHttpProtocol,),
         {"max_connections": connection_limit(max_connections), "request_timeout": request_timeout},
     )
+    return _config(app, protocol, log_level)
+
+
+def _config(app: Any, http: Any, log_level: str = "info", **extra: Any) -> uvicorn.Config:
+    """uvicorn's settings shared by one process and by `serve --workers`."""
     return uvicorn.Config(
         app,
-        http=protocol,
+        http=http,
         timeout_keep_alive=5,
         # SIGTERM: requests in flight get 3 s to finish, then the process exits.
         timeout_graceful_shutdown=3,
         log_level=log_level,
         access_log=False,
+        **extra,
     )
 
 
@@ -232,14 +238,10 @@ def serve_workers(sock: socket.socket, settings: Settings, workers: int, watch: 
 
     os.environ[_WORKER_SETTINGS] = settings.model_dump_json()
     os.environ[_WORKER_WATCH] = "1" if watch else "0"
-    config = uvicorn.Config(
+    config = _config(
         "careerqa.server:worker_app",
+        "careerqa.server:WorkerHttp",  # by name: the spawned workers import it
         factory=True,
         workers=workers,
-        http="careerqa.server:WorkerHttp",
-        timeout_keep_alive=5,
-        timeout_graceful_shutdown=3,
-        log_level="info",
-        access_log=False,
     )
     Multiprocess(config, sockets=[sock]).run()
