@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from careerqa.milvus import is_lite
 from careerqa.settings import Settings
 
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -51,7 +52,7 @@ REPO = Path(__file__).parent.parent
 # Milvus Lite *file* serves one process; tests that write from a second process need a
 # server URI.
 MILVUS = os.environ.get("CAREERQA_STORE") == "milvus"
-MILVUS_FILE = MILVUS and "://" not in os.environ.get("CAREERQA_MILVUS_URI", "")
+MILVUS_FILE = MILVUS and is_lite(os.environ.get("CAREERQA_MILVUS_URI", ""))
 
 
 @pytest.fixture(autouse=True)

@@ -426,12 +426,13 @@ def serve(ctx: click.Context, host: str, port: int, watch: bool, workers: int) -
     CAREERQA_ADMIN_TOKEN) or --watch, without failing requests in flight.
     """
     from .app import create_app
+    from .milvus import is_lite, uri_of
     from .server import bind, serve_workers
     from .server import serve as run_server
 
     settings = _settings(ctx)
     logging.getLogger("careerqa").setLevel(min(logging.getLogger().level, logging.INFO))
-    if workers > 1 and settings.store == "milvus" and "://" not in (settings.milvus_uri or ""):
+    if workers > 1 and settings.store == "milvus" and is_lite(uri_of(settings)):
         raise CareerQAError(
             "a Milvus Lite file serves one process: with --workers, set CAREERQA_MILVUS_URI "
             "to a Milvus server (http://host:19530)"

@@ -47,6 +47,11 @@ def uri_of(settings: Settings) -> str:
     return settings.milvus_uri or str(Path(settings.index_dir) / "milvus.db")
 
 
+def is_lite(uri: str) -> bool:
+    """Is this URI a Milvus Lite file (in this process, one process at a time)?"""
+    return "://" not in uri
+
+
 def client(settings: Settings) -> MilvusClient:
     """The process' one client for this Milvus (Milvus Lite allows one per file)."""
     uri = uri_of(settings)
@@ -64,7 +69,7 @@ def client(settings: Settings) -> MilvusClient:
         # line), and Milvus Lite's in-process server one for each call it doesn't serve.
         for name in ("pymilvus", "grpc._server", "milvus_lite"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
-        if "://" not in uri:
+        if is_lite(uri):
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
         try:
             made = MilvusClient(uri=uri)
@@ -94,7 +99,7 @@ def _release(uri: str) -> None:
     if found is None:
         return
     found.close()
-    if "://" not in uri:
+    if is_lite(uri):
         from milvus_lite import server_manager_instance
 
         server_manager_instance.release_server(uri)
