@@ -37,6 +37,15 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
+def _rebuild_failure(error: CareerQAError | None) -> str | None:
+    """What /readyz reports of a start-up rebuild's error. Another process holding the
+    rebuild lock (a worker of the same server) is none: polling serves its build."""
+    if isinstance(error, IndexBusyError):
+        log.info("%s; serving its build when it is done", error)
+        return None
+    return f"rebuild failed: {error}" if error else None
+
+
 class IndexHolder:
     """Holds the live Assistant; a new build replaces it in one reference assignment.
 
@@ -93,19 +102,13 @@ class IndexHolder:
                 known=current.data if current else None,
                 progress=False,
             )
-        except IndexBusyError as exc:  # another process (a worker) builds; polling loads it
-            log.info("%s; serving its build when it is done", exc)
-            return
         except CareerQAError as exc:
-            self.last_error = f"rebuild failed: {exc}"
-            log.error("could not build the index: %s", exc)
+            self.last_error = _rebuild_failure(exc)
+            if self.last_error:
+                log.error("could not build the index: %s", exc)
             return
         else:
-            error = refreshed.error
-            if isinstance(error, IndexBusyError):
-                log.info("%s; serving its build when it is done", error)
-                error = None
-            self.last_error = f"rebuild failed: {error}" if error else None
+            self.last_error = _rebuild_failure(refreshed.error)
             self.refresh(refreshed.data)
         finally:
             self.rebuilding = False
