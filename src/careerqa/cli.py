@@ -354,8 +354,9 @@ def _compare_stores(
     from .evaluation import evaluate as run_eval
     from .evaluation import load_questions
 
+    names = list(dict.fromkeys(stores))  # each store once, in the order given
     table: dict[str, dict[str, dict[str, float]]] = {}
-    for store in dict.fromkeys(stores):
+    for store in names:
         assistant = _assistant(settings.model_copy(update={"store": store}))
         for file in files:
             ask = functools.partial(assistant.ask_sync, top_k=top_k)
@@ -364,7 +365,6 @@ def _compare_stores(
     if as_json:
         click.echo(json.dumps(table, indent=2))
         return
-    names = list(dict.fromkeys(stores))
     click.echo(f"{'set':<24} {'metric':<20} " + " ".join(f"{n:>10}" for n in names) + "  max |Δ|")
     for name, by_store in table.items():
         for key in next(iter(by_store.values())):
