@@ -29,6 +29,9 @@ import httpx
 import psutil
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+
+from run import free_port  # noqa: E402  (bench/run.py: the benchmark's own helpers)
 
 
 def _questions() -> list[str]:
@@ -46,14 +49,6 @@ def _env(root: Path) -> dict[str, str]:
         "CAREERQA_DATA_DIR": str(root / "data"),
         "CAREERQA_STORE": "embedded",
     }
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _round(url: str, questions: list[str], requests: int, clients: int) -> float:
@@ -86,7 +81,7 @@ def _round(url: str, questions: list[str], requests: int, clients: int) -> float
 
 
 def _measure(root: Path, workers: int, args: argparse.Namespace) -> dict[str, object]:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "careerqa", "serve", "--port", str(port)]
     server = subprocess.Popen(
