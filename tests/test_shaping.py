@@ -63,6 +63,19 @@ def test_a_figure_question_gets_the_figure_of_the_asked_qualifier(analyst):
     assert "three to six months" in duration.answer
 
 
+def test_a_comparison_gets_a_sentence_on_each_side_rather_than_one_naming_both(analyst):
+    answer = analyst.ask_sync("Excel or SQL: which is more useful for a beginner?")
+    sentences = [s for s in re.split(r"(?<=\.) \[\d+\] ?", answer.answer) if s]
+    sides = [("Excel" in s, "SQL" in s) for s in sentences]
+    assert sorted(sides) == [(False, True), (True, False)], answer.answer
+
+
+def test_a_where_question_is_answered_with_the_sentence_that_names_the_place(analyst):
+    answer = analyst.ask_sync("Where can I practise data analysis for free?")
+    first = answer.answer.split(" [")[0]
+    assert "Kaggle" in first and "Data.gov" in first
+
+
 def test_a_figure_no_passage_states_is_declined(analyst):
     answer = analyst.ask_sync("How much does a certificate program cost?")
     assert not answer.answered and answer.answer == NOT_COVERED and answer.citations == []

@@ -130,7 +130,9 @@ def compose(
         units = [u for u in units if not all(table.texts[r] in said for r in u.rows)] or units
     if score < threshold:
         return Composed(NOT_COVERED, False, score)
-    shaped = shape_answer(query.question, query.expanded, units, index.sentences, max_sentences)
+    shaped = shape_answer(
+        query.question, query.expanded, units, index.sentences, max_sentences, index.lexical
+    )
     if shaped.missing:
         return Composed(NOT_COVERED, False, 0.0)
     citer = _Citer(hits, index)

@@ -93,6 +93,10 @@ class LexicalIndex:
         """Inverse document frequency; a term the corpus never uses weighs the most."""
         return math.log((self._size + 1) / (self._df.get(term, 0) + 0.5))
 
+    def share(self, term: str) -> float:
+        """The share of chunks that use this term."""
+        return self._df.get(term, 0) / self._size if self._size else 0.0
+
     def knows(self, term: str) -> bool:
         """Does the corpus use this term, or a longer or shorter form of it ("math", "mathemat")?"""
         if term in self._df:

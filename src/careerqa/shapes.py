@@ -183,6 +183,14 @@ _LIST_NOUN = re.compile(
 )
 
 
+_WHERE = re.compile(r"^\s*where\b|\bwhere (?:can|should|do|does|would|could) (?:i|you|one)\b", re.I)
+
+
+def asks_where(question: str) -> bool:
+    """Does the question ask where (a place, a platform) rather than what or how?"""
+    return bool(_WHERE.search(last_question(question)))
+
+
 def list_noun(question: str) -> str | None:
     """The things a list question asks for: "industries" in "Which industries use ML?"."""
     found = _LIST_NOUN.search(last_question(question))

@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .lexical import terms
+from .lexical import LexicalIndex, terms
 from .sentences import ListSpan, SentenceTable
 from .shapes import (
     QUALIFIERS,
+    asks_where,
     compared,
     definition_term,
     figure_kind,
@@ -35,6 +36,8 @@ DUPLICATE = 0.9
 # A list item labelled with what the question names is its answer from further down still.
 NAMED = 0.35
 MAX_ITEMS = 8
+# A word used by more than this share of passages is the corpus' topic, not a side.
+COMMON = 0.25
 _LABEL = re.compile(r"^([^:]{2,50}):\s")
 
 
@@ -57,7 +60,12 @@ class Shaped:
 
 
 def shape_answer(
-    question: str, expanded: str, units: list[Unit], table: SentenceTable, max_sentences: int
+    question: str,
+    expanded: str,
+    units: list[Unit],
+    table: SentenceTable,
+    max_sentences: int,
+    lexical: LexicalIndex,
 ) -> Shaped:
     """The parts that answer `question` (its abbreviations written out in `expanded`)."""
     kind = figure_kind(question)
@@ -65,13 +73,14 @@ def shape_answer(
         return _figure(question, kind, units, table, max_sentences)
     sides = compared(expanded)
     if sides:
-        return Shaped(_comparison(sides, units, table, max_sentences))
+        return Shaped(_comparison(sides, units, table, max_sentences, lexical))
     if question_shape(question) == "yes/no":
         parts = _with_more(_list_first(units, table), units, table, max_sentences)
         return Shaped(parts, lead=yes_or_no(question, units[0], table))
     term = definition_term(expanded)
     first = (
         (_defining(term, units, table) if term else None)
+        or (_naming_place(question, units, table) if asks_where(question) else None)
         or _named_item(expanded, units, table)
         or _list_of(list_noun(expanded), units, table)
         or _list_first(units, table)
@@ -87,6 +96,27 @@ def _part(unit: Unit, table: SentenceTable, label: str | None = None) -> Part:
     span = table.list_at(unit.rows[-1]) if unit.lead else None
     items = span.items[:MAX_ITEMS] if span else ()
     return Part(unit.rows, items, label)
+
+
+# A name: a capitalised word that is not an acronym ("Coursera", "edX", "GitHub").
+_NAME = re.compile(r"\b(?:[A-Z][a-z]+[A-Z]?[a-z]*|[a-z]+[A-Z][A-Za-z]*)\b")
+
+
+def _names(text: str, question: str) -> set[str]:
+    """Names a sentence uses that the question does not (its first word and label aside)."""
+    label = _LABEL.match(text)
+    words = text[label.end() if label else 0 :].split(maxsplit=1)
+    asked = {w.lower() for w in re.findall(r"\w+", question)}
+    found = set(_NAME.findall(words[1])) if len(words) > 1 else set()
+    return {n for n in found if n.lower() not in asked}
+
+
+def _naming_place(question: str, units: list[Unit], table: SentenceTable) -> Part | None:
+    """For "Where can I…": the close unit that names somewhere (a platform, a site)."""
+    for unit in _close(units, CLOSE):
+        if any(_names(table.texts[r], question) for r in unit.rows):
+            return _part(unit, table)
+    return None
 
 
 def _named_item(question: str, units: list[Unit], table: SentenceTable) -> Part | None:
@@ -210,18 +240,32 @@ def _defining(term: str, units: list[Unit], table: SentenceTable) -> Part | None
 
 
 def _comparison(
-    sides: tuple[str, str], units: list[Unit], table: SentenceTable, limit: int
+    sides: tuple[str, str],
+    units: list[Unit],
+    table: SentenceTable,
+    limit: int,
+    lexical: LexicalIndex,
 ) -> list[Part]:
-    """The best unit, and the best one on the side it leaves out."""
+    """A sentence on each side, each naming one of them; else the best unit and the
+    best one on the side it leaves out."""
     a, b = (set(terms(side)) for side in sides)
     a, b = (a - b) or a, (b - a) or b
+    # Words most passages use ("learning" in "ML theory") don't tell the sides apart.
+    a, b = ({t for t in side if lexical.share(t) <= COMMON} or side for side in (a, b))
+    close = _close(units, FURTHER)
+    # A side named on its own is what was asked about it, from as far down as a named item.
+    only_a = [u for u in _close(units, NAMED) if _words(u, table) & a and not _words(u, table) & b]
+    only_b = [u for u in _close(units, NAMED) if _words(u, table) & b and not _words(u, table) & a]
+    if only_a and only_b:
+        pair = sorted([only_a[0], only_b[0]], key=lambda u: -u.score)
+        return [_part(u, table) for u in pair]
     first = units[0]
     words = _words(first, table)
     missing = b if words & a and not words & b else a if words & b and not words & a else None
     parts = [_part(first, table)]
     if not missing:  # both sides covered, or a side with no word to look for ("R")
         return _with_more(parts[0], units, table, limit)
-    for unit in _close(units, FURTHER)[1:]:
+    for unit in close[1:]:
         if _words(unit, table) & missing and _says_something_new(unit, [first], parts, table):
             parts.append(_part(unit, table))
             break
