@@ -141,6 +141,21 @@ def test_abbreviations_are_learnt_from_the_articles():
     assert vocabulary.expand("Which BI tools?") == "Which business intelligence tools?"
 
 
+def test_initials_of_a_name_the_articles_use_are_not_an_unknown_name():
+    texts = [
+        "Analysts in the United States earn more. Many firms want a strong foundation.",
+        "A strong foundation matters. Build a strong foundation first.",
+        "Most analysts in San Francisco use SQL.",
+        "Model Selection: pick the simplest model.",
+    ]
+    vocabulary = Vocabulary(texts, LexicalIndex(texts))
+    assert vocabulary.long_form("US") == "united states"  # used once, inside a sentence
+    assert vocabulary.long_form("SF") == "san francisco"  # a name before a common phrase
+    assert vocabulary.long_form("MS") is None  # a title-case heading is not a name
+    assert vocabulary.unknown_names("What do analysts earn in the US?") == []
+    assert vocabulary.unknown_names("What do analysts earn in the UK?") == ["UK"]
+
+
 def test_unknown_names_are_capitalised_words_no_article_uses():
     texts = ["Analysts in Chicago use SQL and Excel."]
     vocabulary = Vocabulary(texts, LexicalIndex(texts))

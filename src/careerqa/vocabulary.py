@@ -19,6 +19,9 @@ _PHRASE = re.compile(r"[A-Za-z][a-z'’-]+(?:\s+[A-Za-z][a-z'’-]+){1,3}")
 # An abbreviation in a question: capitals (and the odd small letter: "PhD", "MSc").
 _ABBREVIATION = re.compile(r"\b(?=\w*[A-Z]\w*[A-Z])[A-Z][A-Za-z]{1,4}s?\b")
 _NAME = re.compile(r"[A-Z][\w'’-]*")
+# A name: two or three capitalised words inside a sentence ("in the United States");
+# at a line's start they may be a title-case heading ("Model Selection").
+_CAPITALISED = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]+(?:\s+[A-Z][a-z]+){1,2}\b")
 _PRONOUNS = frozenset({"I", "I'm", "I’m", "I've", "I’ve", "I'd", "I’d", "I'll", "I’ll"})
 _LEAST_USES = 3  # a phrase used fewer times is no evidence of what initials stand for
 
@@ -54,17 +57,25 @@ class Vocabulary:
         self._lexical = lexical
         self.abbreviations: dict[str, str] = {}
         phrases: Counter[str] = Counter()
+        names: Counter[str] = Counter()  # most used first
         for text in texts:
             for found in _DEFINED.finditer(text):
                 long = _long_form(found.group(1).split(), _letters(found.group(2)))
                 if long:
                     self.abbreviations.setdefault(_letters(found.group(2)), long.lower())
+            names.update(n.group() for n in _CAPITALISED.finditer(text))
             for found in _PHRASE.finditer(text):
                 words = found.group().lower().split()
                 for n in (2, 3):
                     for i in range(len(words) - n + 1):
                         phrases[" ".join(words[i : i + n])] += 1
         self._by_initials: dict[str, str] = {}
+        # A name the articles use inside a sentence ("in the United States") stands behind
+        # its initials ("US") even when used once, and before a common phrase with the
+        # same initials: "SF" is San Francisco, not "strong foundation".
+        for name, _ in names.most_common():
+            initials = "".join(w[0] for w in name.split()).lower()
+            self._by_initials.setdefault(initials, name.lower())
         for phrase, uses in phrases.most_common():
             words = phrase.split()
             if uses < _LEAST_USES or any(w in _SKIPPABLE for w in words):
