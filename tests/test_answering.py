@@ -72,29 +72,38 @@ def test_odd_but_valid_questions_are_answered_or_declined_cleanly(assistant):
 
 # What each question set must keep scoring (README, "Evaluation"). dev and extra meet
 # the targets (hit@3 >= 0.92, answer >= 0.88, citation >= 0.95, abstain >= 0.95,
-# false abstain <= 0.05); dev2, written independently, does not yet, and is held to
-# what the method reaches today so that no change makes it worse.
+# false abstain <= 0.05); dev2, tune and fresh, written independently, do not yet, and
+# are held to what the method reaches today so that no change makes them worse.
+_TARGETS = {
+    "hit@3": 0.92,
+    "answer_accuracy": 0.88,
+    "citation_accuracy": 0.95,
+    "abstain_accuracy": 0.95,
+    "false_abstain_rate": 0.05,
+}
 FLOORS = {
-    "dev.jsonl": {
-        "hit@3": 0.92,
-        "answer_accuracy": 0.88,
-        "citation_accuracy": 0.95,
-        "abstain_accuracy": 0.95,
-        "false_abstain_rate": 0.05,
-    },
-    "extra.jsonl": {
-        "hit@3": 0.92,
-        "answer_accuracy": 0.88,
-        "citation_accuracy": 0.95,
-        "abstain_accuracy": 0.95,
-        "false_abstain_rate": 0.05,
-    },
+    "dev.jsonl": _TARGETS,
+    "extra.jsonl": _TARGETS,
     "dev2.jsonl": {
-        "hit@3": 0.81,
-        "answer_accuracy": 0.74,
-        "citation_accuracy": 0.79,
+        "hit@3": 0.83,
+        "answer_accuracy": 0.77,
+        "citation_accuracy": 0.82,
         "abstain_accuracy": 0.91,
         "false_abstain_rate": 0.07,
+    },
+    "tune.jsonl": {
+        "hit@3": 0.88,
+        "answer_accuracy": 0.76,
+        "citation_accuracy": 0.88,
+        "abstain_accuracy": 0.48,
+        "false_abstain_rate": 0.0,
+    },
+    "fresh.jsonl": {
+        "hit@3": 0.91,
+        "answer_accuracy": 0.72,
+        "citation_accuracy": 0.85,
+        "abstain_accuracy": 0.58,
+        "false_abstain_rate": 0.0,
     },
 }
 
