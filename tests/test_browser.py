@@ -379,6 +379,8 @@ def test_a_long_paste_is_kept_and_the_counter_says_it_is_too_long(page):
 
 
 def test_feedback_from_the_page_appears_in_the_export(page, server):
+    from playwright.sync_api import expect
+
     from .conftest import run_cli
 
     _ask(page, FOUR[0])
@@ -389,15 +391,15 @@ def test_feedback_from_the_page_appears_in_the_export(page, server):
     page.wait_for_function(
         "() => document.querySelector('.status').textContent.startsWith('Thanks')"
     )
-    assert answer.locator("button.rate.down").get_attribute("aria-pressed") == "true"
-    assert answer.locator("button.rate.up").is_disabled()
+    expect(answer.locator("button.rate.down")).to_have_attribute("aria-pressed", "true")
+    expect(answer.locator("button.rate.up")).to_be_disabled()
     answer.locator("button.flag").first.click()
     answer.locator("button.comment-send").click()
     page.wait_for_function("() => document.querySelector('button.flag').disabled")
-    page.reload()  # what was sent stays marked
+    page.reload()  # what was sent stays marked (restored once the page has drawn it)
     answer = page.locator(".bubble.assistant").last
-    assert answer.locator("button.rate.down").get_attribute("aria-pressed") == "true"
-    assert answer.locator("button.flag").first.is_disabled()
+    expect(answer.locator("button.rate.down")).to_have_attribute("aria-pressed", "true")
+    expect(answer.locator("button.flag").first).to_be_disabled()
 
     result = run_cli(server.settings, "feedback", "export", timeout=60)
     assert result.returncode == 0, result.stderr
