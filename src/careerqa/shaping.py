@@ -102,19 +102,19 @@ def _part(unit: Unit, table: SentenceTable, label: str | None = None) -> Part:
 _NAME = re.compile(r"\b(?:[A-Z][a-z]+[A-Z]?[a-z]*|[a-z]+[A-Z][A-Za-z]*)\b")
 
 
-def _names(text: str, question: str) -> set[str]:
-    """Names a sentence uses that the question does not (its first word and label aside)."""
+def _names(text: str, asked: set[str]) -> set[str]:
+    """Names a sentence uses besides the `asked` words (its first word and label aside)."""
     label = _LABEL.match(text)
     words = text[label.end() if label else 0 :].split(maxsplit=1)
-    asked = {w.lower() for w in re.findall(r"\w+", question)}
     found = set(_NAME.findall(words[1])) if len(words) > 1 else set()
     return {n for n in found if n.lower() not in asked}
 
 
 def _naming_place(question: str, units: list[Unit], table: SentenceTable) -> Part | None:
     """For "Where can I…": the close unit that names somewhere (a platform, a site)."""
+    asked = {w.lower() for w in re.findall(r"\w+", question)}
     for unit in _close(units, CLOSE):
-        if any(_names(table.texts[r], question) for r in unit.rows):
+        if any(_names(table.texts[r], asked) for r in unit.rows):
             return _part(unit, table)
     return None
 
@@ -252,12 +252,14 @@ def _comparison(
     a, b = (a - b) or a, (b - a) or b
     # Words most passages use ("learning" in "ML theory") don't tell the sides apart.
     a, b = ({t for t in side if lexical.share(t) <= COMMON} or side for side in (a, b))
-    close = _close(units, FURTHER)
     # A side named on its own is what was asked about it, from as far down as a named item.
-    only_a = [u for u in _close(units, NAMED) if _words(u, table) & a and not _words(u, table) & b]
-    only_b = [u for u in _close(units, NAMED) if _words(u, table) & b and not _words(u, table) & a]
-    if only_a and only_b:
-        pair = sorted([only_a[0], only_b[0]], key=lambda u: -u.score)
+    on_its_own: dict[bool, Unit] = {}  # True: the best unit naming only side a
+    for unit in _close(units, NAMED):
+        words = _words(unit, table)
+        if bool(words & a) != bool(words & b):
+            on_its_own.setdefault(bool(words & a), unit)
+    if len(on_its_own) == 2:
+        pair = sorted(on_its_own.values(), key=lambda u: -u.score)
         return [_part(u, table) for u in pair]
     first = units[0]
     words = _words(first, table)
@@ -265,7 +267,7 @@ def _comparison(
     parts = [_part(first, table)]
     if not missing:  # both sides covered, or a side with no word to look for ("R")
         return _with_more(parts[0], units, table, limit)
-    for unit in close[1:]:
+    for unit in _close(units, FURTHER)[1:]:
         if _words(unit, table) & missing and _says_something_new(unit, [first], parts, table):
             parts.append(_part(unit, table))
             break

@@ -57,7 +57,7 @@ class Vocabulary:
         self._lexical = lexical
         self.abbreviations: dict[str, str] = {}
         phrases: Counter[str] = Counter()
-        names: Counter[str] = Counter()  # most used first
+        names: Counter[str] = Counter()
         for text in texts:
             for found in _DEFINED.finditer(text):
                 long = _long_form(found.group(1).split(), _letters(found.group(2)))
