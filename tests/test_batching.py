@@ -1,5 +1,6 @@
 """Micro-batching: concurrent questions share model calls and get their own vectors."""
 
+import asyncio
 import threading
 
 import numpy as np
@@ -42,6 +43,38 @@ def test_concurrent_questions_are_embedded_together_with_their_own_vectors():
         assert np.allclose(results[i][0], reference[i])
     assert inner.calls < 16  # fewer model calls than questions
     assert batcher.batches == inner.calls
+    batcher.close()
+
+
+def test_a_question_given_up_while_queued_does_not_stop_the_batcher():
+    class Entered(SlowFake):
+        def __init__(self) -> None:
+            super().__init__()
+            self.entered = threading.Event()
+
+        def embed(self, texts, *, progress=False):
+            self.entered.set()
+            return super().embed(texts, progress=progress)
+
+    inner = Entered()
+    batcher = BatchingEmbedder(inner, max_wait=0.0)
+    first = threading.Thread(target=batcher.embed, args=(["holds the model"],))
+    first.start()
+    assert inner.entered.wait(5)  # the worker is in the model; the next question queues
+
+    async def give_up() -> None:
+        task = asyncio.ensure_future(batcher.embed_async(["asked, then the client left"]))
+        await asyncio.sleep(0.05)
+        task.cancel()  # what a disconnect does to the request awaiting it
+
+    asyncio.run(give_up())
+    inner.gate.set()
+    first.join(10)
+    later: list[np.ndarray] = []
+    asker = threading.Thread(target=lambda: later.append(batcher.embed(["still answered?"])))
+    asker.start()
+    asker.join(10)
+    assert later and later[0].shape == (1, inner.dimension)
     batcher.close()
 
 

@@ -124,7 +124,14 @@ class BatchingEmbedder:
             first = jobs.get()
             if first is None:
                 return
-            batch = self._collect(jobs, first)
+            # A caller that gave up while queued (a client gone: its awaiting task is
+            # cancelled, and the future with it) is skipped; the others can no longer be
+            # cancelled, so their results always land.
+            batch = [
+                job for job in self._collect(jobs, first) if job[1].set_running_or_notify_cancel()
+            ]
+            if not batch:
+                continue
             texts = [t for item, _ in batch for t in item]
             try:
                 vectors = self.inner.embed(texts)
