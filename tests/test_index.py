@@ -67,3 +67,42 @@ def test_empty_index_searches_to_nothing():
     index = VectorIndex.build(np.zeros((0, 8), dtype=np.float32), 8)
     scores, ids = index.search(np.ones((1, 8), dtype=np.float32), 5)
     assert ids.shape == (1, 0)
+
+
+def test_an_index_written_from_a_vector_file_is_the_one_built_in_memory(
+    tmp_path, monkeypatch, capfd
+):
+    """A build's IVF index is filled a block at a time and keeps its lists on disk."""
+    monkeypatch.setattr(index_module, "APPROXIMATE_FROM", 2000)
+    vectors = _clustered(5000)
+    np.save(tmp_path / "vectors.npy", vectors)
+    build = tmp_path / "build"
+    build.mkdir()
+    index_module.write_index(tmp_path / "vectors.npy", build / "faiss.index", block=700)
+    assert (build / "faiss.ivfdata").is_file()
+    assert sorted(p.name for p in build.iterdir()) == ["faiss.index", "faiss.ivfdata"]
+    build.rename(tmp_path / "moved")  # a build is written aside, then renamed
+    on_disk = VectorIndex.load(tmp_path / "moved" / "faiss.index")
+    in_memory = VectorIndex.build(vectors, kind="ivf")
+    assert on_disk.kind == "ivf" and len(on_disk) == len(vectors)
+    queries = vectors[::97]
+    assert np.array_equal(on_disk.search(queries, 10)[1], in_memory.search(queries, 10)[1])
+    assert capfd.readouterr().out == ""  # faiss' own lines go to standard error
+
+
+def test_a_small_vector_file_gets_a_flat_index(tmp_path):
+    vectors = _clustered(300)
+    np.save(tmp_path / "vectors.npy", vectors)
+    index_module.write_index(tmp_path / "vectors.npy", tmp_path / "faiss.index", block=64)
+    assert not (tmp_path / "faiss.ivfdata").exists()
+    loaded = VectorIndex.load(tmp_path / "faiss.index")
+    assert loaded.kind == "flat" and len(loaded) == 300
+    assert list(loaded.search(vectors[:3], 1)[1][:, 0]) == [0, 1, 2]
+
+
+def test_a_vector_file_cut_short_is_reported_not_indexed(tmp_path):
+    np.save(tmp_path / "vectors.npy", _clustered(300))
+    cut = tmp_path / "vectors.npy"
+    cut.write_bytes(cut.read_bytes()[:-100])
+    with pytest.raises(IndexCorruptError, match="ends before its 300 rows"):
+        index_module.write_index(cut, tmp_path / "faiss.index", block=64)
