@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from careerqa.corpus import load_corpus, parse_front_matter
+from careerqa.corpus import load_corpus, parse_front_matter, with_text
 from careerqa.errors import CorpusError
 
 
@@ -68,3 +68,21 @@ def test_links_out_of_the_corpus_are_skipped_by_name(corpus_dir, tmp_path):
     texts = " ".join(d.text for d in report.documents)
     assert "root:x" not in texts and "Secret notes" not in texts
     assert {"alias", "skills"} <= {d.doc_id for d in report.documents}
+
+
+def test_a_listing_without_texts_reads_each_text_again_when_asked(corpus_dir, tmp_path):
+    full = {d.doc_id: d for d in load_corpus(corpus_dir, tmp_path / "cache").documents}
+    listed = load_corpus(corpus_dir, tmp_path / "cache", texts=False).documents
+    assert listed and all(d.text == "" for d in listed)
+    assert {d.doc_id: with_text(d, tmp_path / "cache") for d in listed} == full
+
+
+def test_a_file_changed_or_removed_after_listing_is_read_as_it_is_now(corpus_dir):
+    listed = {d.doc_id: d for d in load_corpus(corpus_dir, texts=False).documents}
+    (corpus_dir / "portfolio.txt").write_text("Portfolios, rewritten since the listing.\n")
+    again = with_text(listed["portfolio"])
+    assert again.text.startswith("Portfolios, rewritten")
+    assert again.content_hash == listed["portfolio"].content_hash  # the next ingest sees it
+    (corpus_dir / "portfolio.txt").unlink()
+    with pytest.raises(CorpusError, match="portfolio.txt changed while it was being indexed"):
+        with_text(listed["portfolio"])

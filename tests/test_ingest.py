@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from careerqa import index as index_module
 from careerqa import store
 from careerqa.assistant import Assistant
 from careerqa.errors import (
@@ -125,7 +126,7 @@ def test_crash_mid_build_leaves_previous_index_live(settings, fake, corpus_dir, 
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(store.VectorIndex, "save", boom)
+    monkeypatch.setattr(store, "write_index", boom)
     with pytest.raises(IndexWriteError, match="disk full"):
         ingest(settings, fake)
     monkeypatch.undo()
@@ -310,7 +311,7 @@ def test_a_failed_rebuild_leaves_the_live_build_in_memory_as_it_was(settings, fa
     def disk_full(*args, **kwargs):
         raise IndexWriteError("cannot write the index: no space left on device")
 
-    monkeypatch.setattr(store, "save", disk_full)
+    monkeypatch.setattr(store.BuildWriter, "publish", disk_full)
     with pytest.raises(IndexWriteError):
         ingest(settings, fake, known=live)
     assert {d.doc_id: (d.chunk_rows, d.sentence_rows) for d in live.documents.values()} == rows
@@ -325,7 +326,7 @@ def test_an_ingest_with_everything_staged_never_loads_the_model(settings, fake, 
     def disk_full(*args, **kwargs):
         raise IndexWriteError("cannot write the index: no space left on device")
 
-    monkeypatch.setattr(store, "save", disk_full)
+    monkeypatch.setattr(store.BuildWriter, "publish", disk_full)
     with pytest.raises(IndexWriteError):
         ingest(settings, fake)  # every document embedded and staged, no build written
     monkeypatch.undo()
@@ -339,3 +340,35 @@ def test_an_ingest_with_everything_staged_never_loads_the_model(settings, fake, 
     report = ingest(settings, unloaded)
     assert report.resumed == 3 and unloaded.calls == 0
     assert store.load(settings.index_dir).manifest.dimension == FakeEmbedder.dimension
+
+
+def test_ivf_indexes_keep_their_lists_beside_them_checksummed(settings, fake, monkeypatch):
+    """From APPROXIMATE_FROM vectors on, a build's index keeps its lists on disk."""
+    monkeypatch.setattr(index_module, "APPROXIMATE_FROM", 60)
+    for n in range(3):
+        lines = (
+            f"Fact {i} of article {n}: skill {i % 7} pays {1000 * i} a year." for i in range(40)
+        )
+        (settings.corpus_dir / f"long-{n}.md").write_text(f"# Article {n}\n\n" + " ".join(lines))
+    report = ingest(settings, fake)
+    build = store.current_build(settings.index_dir)
+    data = store.load(settings.index_dir)
+    assert data.sentence_index.kind == "ivf"
+    assert len(data.sentence_index) == len(data.sentence_vectors) > 60
+    assert "sentence_faiss.ivfdata" in data.manifest.checksums
+    found = report.data.sentence_index.search(data.sentence_vectors[:3], 1)[1]
+    assert found[:, 0].tolist() == [0, 1, 2]
+    lists = build / "sentence_faiss.ivfdata"
+    lists.write_bytes(lists.read_bytes()[:-8] + b"\x00" * 8)
+    with pytest.raises(IndexCorruptError, match="sentence_faiss.ivfdata does not match"):
+        store.load(settings.index_dir)
+
+
+def test_an_ingest_reads_its_build_back_only_when_asked(settings, fake, monkeypatch):
+    opened = []
+    original = store.open_build
+    monkeypatch.setattr(store, "open_build", lambda *a: opened.append(a) or original(*a))
+    report = ingest(settings, fake)
+    assert opened == []  # `careerqa ingest` never holds the build it wrote
+    assert len(report.data.chunks) == report.data.manifest.counts["chunks"]
+    assert opened == [(settings.index_dir, report.build_id)]

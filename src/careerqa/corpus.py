@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .cleaning import is_boilerplate
@@ -34,6 +34,7 @@ class Document:
     content_hash: str
     url: str | None = None
     empty_pages: tuple[int, ...] = ()  # pages of a PDF with no text layer
+    path: Path | None = None  # the file read (links resolved), to read it again
 
 
 @dataclass
@@ -104,6 +105,7 @@ def read_document(
         text=body,
         content_hash=hashlib.sha256(raw).hexdigest(),
         url=meta.get("url") or None,
+        path=path,
     )
 
 
@@ -128,6 +130,7 @@ def _read_converted(
         content_hash=digest,
         url=converted.url,
         empty_pages=converted.empty_pages,
+        path=path,
     )
 
 
@@ -162,11 +165,15 @@ class ConversionCache:
                 entry.unlink(missing_ok=True)
 
 
-def load_corpus(corpus_dir: Path, cache_dir: Path | None = None) -> CorpusReport:
+def load_corpus(
+    corpus_dir: Path, cache_dir: Path | None = None, *, texts: bool = True
+) -> CorpusReport:
     """Read every article file below corpus_dir; report the ones it skips, by name.
 
     Web pages, PDFs and Word files are converted (`converting.py`); with a
     `cache_dir`, each conversion is kept there by the file's hash and reused.
+    With `texts=False` each document's text is dropped once read (`with_text` reads
+    it again): the listing of a corpus of any size holds no article's text.
 
     A file is read only when its real path (links resolved) is inside the corpus
     folder: a link to /etc/passwd is reported, never indexed or served.
@@ -190,7 +197,7 @@ def load_corpus(corpus_dir: Path, cache_dir: Path | None = None) -> CorpusReport
             _skip(report, source, reason)
             continue
         used_ids.add(doc_id)
-        report.documents.append(doc)
+        report.documents.append(doc if texts else replace(doc, text=""))
         if doc.empty_pages:
             pages = ", ".join(map(str, doc.empty_pages))
             report.warnings.append((source, f"no text on page(s) {pages} (scanned? run OCR)"))
@@ -198,6 +205,30 @@ def load_corpus(corpus_dir: Path, cache_dir: Path | None = None) -> CorpusReport
     if cache:
         cache.prune()
     return report
+
+
+def with_text(doc: Document, cache_dir: Path | None = None) -> Document:
+    """A document listed without its text (`load_corpus(texts=False)`), read again.
+
+    A file changed since it was listed is taken as it is now, under the listed hash:
+    the next ingest sees the new hash and indexes it again. CorpusError when it can no
+    longer be read.
+    """
+    if doc.text or doc.path is None:
+        return doc
+    cache = ConversionCache(cache_dir) if cache_dir else None
+    try:
+        again = read_document(doc.path, doc.source, doc.doc_id, cache)
+    except (OSError, ValueError) as exc:
+        raise CorpusError(
+            f"{doc.source} changed while it was being indexed and can no longer be read "
+            f"({exc}) — run ingest again"
+        ) from exc
+    if again.content_hash != doc.content_hash:
+        log.info(
+            "%s changed while it was being indexed: the next ingest indexes it again", doc.source
+        )
+    return replace(again, content_hash=doc.content_hash)
 
 
 def _corpus_files(corpus_dir: Path, report: CorpusReport) -> list[tuple[Path, str, Path]]:

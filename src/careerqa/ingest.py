@@ -7,19 +7,18 @@ build when the rebuild fails.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from . import __version__, store
 from .chunking import ChunkSettings, chunk_document
 from .cleaning import clean
-from .corpus import KINDS, Document, load_corpus
+from .corpus import KINDS, Document, load_corpus, with_text
 from .embedding import Embedder
 from .errors import (
     CareerQAError,
@@ -30,7 +29,6 @@ from .errors import (
     ModelError,
     StoreError,
 )
-from .index import VectorIndex
 from .manifest import Manifest, compatibility_key
 from .settings import Settings
 from .staging import Embedded, Staging
@@ -55,9 +53,19 @@ class IngestReport:
     full: bool = False
     reason: str = ""
     seconds: float = 0.0
-    # The live index afterwards, as loaded or built here: callers serve it without reading
-    # and checksumming the same files again.
-    data: IndexData | None = field(default=None, repr=False)
+    # The live index afterwards: the one loaded here when nothing changed, else the new
+    # build, opened on first use (without checksumming the files just written). An ingest
+    # from the command line never reads its build back.
+    _data: IndexData | None = field(default=None, repr=False)
+    _index_dir: Path | None = field(default=None, repr=False)
+
+    @property
+    def data(self) -> IndexData:
+        if self._data is None:
+            if self.build_id is None or self._index_dir is None:
+                raise IndexMissingError("this ingest made no build")
+            self._data = store.open_build(self._index_dir, self.build_id)
+        return self._data
 
     @property
     def did_change(self) -> bool:
@@ -160,8 +168,6 @@ def refresh_index(
         return Refreshed(data, exc)
     if report.did_change:
         log.info("index refreshed: %s", report.summary())
-    if report.data is None:  # pragma: no cover - every ingest that returns sets it
-        report.data = store.load(settings.index_dir, expect=compatibility_key(settings))
     return Refreshed(report.data)
 
 
@@ -172,7 +178,8 @@ def _ingest_locked(
     known: IndexData | None,
     progress: bool | None,
 ) -> IngestReport:
-    corpus = load_corpus(settings.corpus_dir, settings.index_dir / "converted")
+    # Texts are read again a batch at a time when embedded: the listing holds none.
+    corpus = load_corpus(settings.corpus_dir, settings.index_dir / "converted", texts=False)
     report = IngestReport(skipped=corpus.skipped, warnings=corpus.warnings)
     if not corpus.documents:
         raise CorpusError(
@@ -194,29 +201,32 @@ def _ingest_locked(
             report.unchanged.append(doc.doc_id)
     report.removed = sorted(set(hashes) - current)
     if old is not None and not report.did_change:
-        report.data = old
+        report._data = old
         _publish_unpublished(settings, old, progress)
         return report  # nothing to do: the model is never loaded
 
     fresh = _embed_documents(to_embed, settings, embedder, progress, report)
-    report.data = data = _assemble(corpus.documents, fresh, old, settings, embedder)
-    report.build_id = _save(settings, data, progress)
+    report.build_id = _lay_out(corpus.documents, fresh, old, settings, embedder, progress)
+    report._index_dir = settings.index_dir
     Staging(settings.index_dir, compatibility_key(settings)).clear()
     return report
 
 
-def _save(settings: Settings, data: IndexData, progress: bool | None) -> str:
-    """Write the build and switch to it; with Milvus, its collections first, aliases after."""
+def _publish(
+    settings: Settings, build: store.BuildWriter, manifest: Manifest, progress: bool | None
+) -> str:
+    """Make the build live; with Milvus, its collections first, aliases after."""
     if settings.store != "milvus":
-        return store.save(settings.index_dir, data)
+        return build.publish(manifest)
     from .milvus import MilvusStore
 
     milvus = MilvusStore(settings)
     previous = store.current_build_id(settings.index_dir)
-    build_id = store.save(
-        settings.index_dir,
-        data,
-        before_switch=lambda build_id: milvus.publish(data, build_id, bool(progress)),
+    build_id = build.publish(
+        manifest,
+        before_switch=lambda build_id: milvus.publish(
+            settings.index_dir / build_id, build_id, bool(progress)
+        ),
     )
     try:  # the build is live already: stale aliases are worth a warning, not a failure
         milvus.promote(build_id, keep={previous} if previous else set())
@@ -238,7 +248,7 @@ def _publish_unpublished(settings: Settings, data: IndexData, progress: bool | N
     build_id = data.manifest.build_id
     if not milvus.has(build_id):
         log.info("milvus lacks build %s: writing it from the index folder", build_id)
-        milvus.publish(data, build_id, bool(progress))
+        milvus.publish(settings.index_dir / build_id, build_id, bool(progress))
         milvus.promote(build_id, keep=set())
 
 
@@ -299,7 +309,8 @@ def _embed_batch(docs: list[Document], settings: Settings, embedder: Embedder) -
     chunk_settings = ChunkSettings(settings.chunk_tokens, settings.chunk_overlap)
     prepared = []
     texts: list[str] = []
-    for doc in docs:
+    for listed in docs:
+        doc = with_text(listed, settings.index_dir / "converted")
         cleaned = clean(doc)
         chunks = chunk_document(cleaned, chunk_settings, embedder.count_tokens)
         spans = sorted({s for c in chunks for s in c.sentences})
@@ -408,50 +419,31 @@ def _rows_of(
             raise IndexWriteError(f"{staging.folder} lost {doc.source} — run ingest again")
         return embedded, 0
     assert old is not None
-    # A copy: the new build's rows must not change the live build's (it may stay live).
-    stored = dataclasses.replace(old.documents[doc.doc_id])
+    stored = old.documents[doc.doc_id]
     c_lo, c_hi = stored.chunk_rows
     s_lo, s_hi = stored.sentence_rows
     chunks, vectors = old.chunks[c_lo:c_hi], old.vectors[c_lo:c_hi]
     return Embedded(stored, chunks, vectors, old.sentence_vectors[s_lo:s_hi]), s_lo
 
 
-def _assemble(
+def _lay_out(
     docs: list[Document],
     fresh: _Fresh,
     old: IndexData | None,
     settings: Settings,
     embedder: Embedder,
-) -> IndexData:
-    """Lay out new and reused documents into one chunk table and vector matrices.
+    progress: bool | None,
+) -> str:
+    """Write the new build a document at a time (new ones read back from staging,
+    unchanged ones from the previous build) and make it live. Returns its id.
 
-    The matrices are allocated once at their final size and filled a document at a
-    time (new ones read back from staging), so assembling never holds two copies.
+    Each document's rows go straight to the build's files: memory holds one document's
+    vectors, not the build's.
     """
     staging = Staging(settings.index_dir, compatibility_key(settings))
     dimension = _dimension(docs, fresh, old, staging, embedder)
     sizes = [fresh.get(d.doc_id) or _old_sizes(old, d.doc_id) for d in docs]
-    vectors = np.empty((sum(c for c, _ in sizes), dimension), np.float32)
-    sentence_vectors = np.empty((sum(s for _, s in sizes), dimension), np.float32)
-    documents: dict[str, StoredDocument] = {}
-    chunks: list[StoredChunk] = []
-    n_sentences = 0
-    for doc in docs:
-        embedded, base = _rows_of(doc, doc.doc_id in fresh, old, staging)
-        stored, doc_chunks = embedded.document, embedded.chunks
-        chunk_vecs, sent_vecs = embedded.chunk_vectors, embedded.sentence_vectors
-        shift = n_sentences - base
-        chunks_here = [
-            StoredChunk(c.chunk, (c.sentence_rows[0] + shift, c.sentence_rows[1] + shift))
-            for c in doc_chunks
-        ]
-        stored.chunk_rows = (len(chunks), len(chunks) + len(chunks_here))
-        stored.sentence_rows = (n_sentences, n_sentences + len(sent_vecs))
-        documents[doc.doc_id] = stored
-        vectors[len(chunks) : len(chunks) + len(chunks_here)] = chunk_vecs
-        sentence_vectors[n_sentences : n_sentences + len(sent_vecs)] = sent_vecs
-        chunks.extend(chunks_here)
-        n_sentences += len(sent_vecs)
+    chunks, sentences = sum(c for c, _ in sizes), sum(s for _, s in sizes)
     manifest = Manifest(
         model=settings.model,
         dimension=dimension,
@@ -459,12 +451,17 @@ def _assemble(
         documents={d.doc_id: d.content_hash for d in docs},
         package_version=__version__,
     )
-    return IndexData(
-        manifest,
-        documents,
-        chunks,
-        vectors,
-        sentence_vectors,
-        VectorIndex.build(vectors, dimension),
-        VectorIndex.build(sentence_vectors, dimension),
+    log.info(
+        "writing the build: %d documents, %d chunks, %d sentences", len(docs), chunks, sentences
     )
+    with store.BuildWriter(settings.index_dir, chunks, sentences, dimension) as build:
+        for doc in docs:
+            embedded, first_sentence = _rows_of(doc, doc.doc_id in fresh, old, staging)
+            build.add(
+                embedded.document,
+                embedded.chunks,
+                embedded.chunk_vectors,
+                embedded.sentence_vectors,
+                first_sentence,
+            )
+        return _publish(settings, build, manifest, progress)

@@ -16,6 +16,7 @@ the Milvus store is chosen: `pip install 'careerqa[milvus]'`.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -25,14 +26,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import StoreError
+from .index import npy_shape, read_rows
 from .lexical import terms
 from .searching import Candidates
 from .settings import Settings
+from .store import chunk_from_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from pymilvus import MilvusClient
 
-    from .store import IndexData
 
 log = logging.getLogger(__name__)
 
@@ -122,31 +124,22 @@ class MilvusStore:
         """Are both collections of this build there?"""
         return all(self._call(self.client.has_collection, n) for n in names(self.prefix, build_id))
 
-    def publish(self, data: IndexData, build_id: str, progress: bool = False) -> None:
-        """Write a build's chunks and sentences as its two collections (replacing leftovers)."""
+    def publish(self, build: Path, build_id: str, progress: bool = False) -> None:
+        """Write a build's chunks and sentences, read from its folder a block at a time,
+        as its two collections (replacing leftovers)."""
         chunks, sentences = names(self.prefix, build_id)
-        dimension = data.manifest.dimension
+        n_chunks, dimension = npy_shape(build / "vectors.npy")
+        n_sentences, _ = npy_shape(build / "sentence_vectors.npy")
         for name in (chunks, sentences):
             if self._call(self.client.has_collection, name):
                 self._call(self.client.drop_collection, name)
         self._create(chunks, dimension, lexical=True)
         self._create(sentences, dimension, lexical=False)
-        chunk_rows = (
-            {
-                "row": row,
-                "doc_id": stored.chunk.doc_id,
-                "terms": " ".join(terms(stored.chunk.embed_text)),
-                "dense": data.vectors[row].tolist(),
-            }
-            for row, stored in enumerate(data.chunks)
-        )
-        sentence_rows = (
-            {"row": row, "dense": vector.tolist()}
-            for row, vector in enumerate(data.sentence_vectors)
-        )
-        self._insert(chunks, chunk_rows, len(data.chunks), progress)
-        self._insert(sentences, sentence_rows, len(data.sentence_vectors), progress)
-        log.info("milvus: build %s written (%d chunks)", build_id, len(data.chunks))
+        self._insert(chunks, _chunk_rows(build), n_chunks, progress)
+        vectors = (v for block in read_rows(build / "sentence_vectors.npy") for v in block)
+        sentence_rows = ({"row": row, "dense": v.tolist()} for row, v in enumerate(vectors))
+        self._insert(sentences, sentence_rows, n_sentences, progress)
+        log.info("milvus: build %s written (%d chunks)", build_id, n_chunks)
 
     def promote(self, build_id: str, keep: set[str]) -> None:
         """Point the aliases at this build; drop collections of builds not in `keep`."""
@@ -213,6 +206,20 @@ class MilvusStore:
             return method(*args, **kwargs)
         except Exception as exc:  # pymilvus' and grpc's errors, one message for the user
             raise StoreError(f"Milvus refused {method.__name__}: {exc}") from exc
+
+
+def _chunk_rows(build: Path) -> Iterator[dict[str, Any]]:
+    """The chunk collection's rows: the chunk table and the chunk vectors, side by side."""
+    vectors = (v for block in read_rows(build / "vectors.npy") for v in block)
+    with (build / "chunks.jsonl").open(encoding="utf-8") as table:
+        for row, (line, vector) in enumerate(zip(table, vectors, strict=True)):
+            chunk = chunk_from_json(json.loads(line)).chunk
+            yield {
+                "row": row,
+                "doc_id": chunk.doc_id,
+                "terms": " ".join(terms(chunk.embed_text)),
+                "dense": vector.tolist(),
+            }
 
 
 class MilvusSearcher:

@@ -3,7 +3,8 @@
 Layout of index/:
     CURRENT          name of the live build, replaced atomically
     <build>/         manifest.json, documents.json, chunks.jsonl, vectors.npy,
-                     sentence_vectors.npy, faiss.index, sentence_faiss.index
+                     sentence_vectors.npy, faiss.index, sentence_faiss.index (and,
+                     for an IVF index, its lists: faiss.ivfdata, sentence_faiss.ivfdata)
     .lock            held by the one rebuild allowed at a time
 A build is written into a temporary folder, fsynced, renamed, and only then
 named in CURRENT, so a crash at any moment leaves the previous build live.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import io
@@ -33,7 +35,7 @@ import numpy as np
 from .chunking import Chunk
 from .cleaning import Block
 from .errors import IndexBusyError, IndexCorruptError, IndexMissingError, IndexWriteError
-from .index import VectorIndex
+from .index import VectorIndex, write_index
 from .manifest import Manifest, check_compatible, read_manifest
 
 log = logging.getLogger(__name__)
@@ -116,6 +118,11 @@ def _durable(path: Path) -> Iterator[io.BufferedWriter]:
         os.fsync(fh.fileno())
 
 
+def _fsync_file(path: Path) -> None:
+    with path.open("rb") as fh:
+        os.fsync(fh.fileno())
+
+
 def _write(path: Path, data: bytes) -> None:
     with _durable(path) as fh:
         fh.write(data)
@@ -153,19 +160,156 @@ def current_build_id(index_dir: Path) -> str | None:
     return build.name if build else None
 
 
-def save(
-    index_dir: Path, data: IndexData, before_switch: Callable[[str], None] | None = None
-) -> str:
-    """Write a build aside, then make it the live one. Returns the build id.
+class BuildWriter:
+    """A new build, written as it is laid out: each document's rows go straight to the
+    build's files, and its FAISS indexes are made from the vector files a block at a
+    time, so no part of the build is ever held whole in memory.
 
-    `before_switch(build_id)` runs once the build folder is complete and before CURRENT
-    names it (the Milvus store writes its collections then); if it raises, the
+    Use it as a context manager and `publish` it to make it live; leaving the block
+    without publishing (an error, an interrupt) removes what was written, and the
     previous build stays live.
     """
-    try:
-        return _save(index_dir, data, before_switch)
-    except OSError as exc:
-        raise _unwritable(index_dir, exc) from exc
+
+    def __init__(self, index_dir: Path, chunks: int, sentences: int, dimension: int):
+        self.index_dir = index_dir
+        self.build_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+        self.folder = index_dir / f".tmp-{self.build_id}"
+        self._sizes = (chunks, sentences, dimension)
+        self._files = contextlib.ExitStack()
+        self.documents = self.chunks = self.sentences = 0
+        self._published = False
+
+    def __enter__(self) -> BuildWriter:
+        chunks, sentences, dimension = self._sizes
+        try:
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+            self.folder.mkdir()
+            self._documents = self._files.enter_context(_durable(self.folder / "documents.json"))
+            self._documents.write(b"[")
+            self._chunks = self._files.enter_context(_durable(self.folder / "chunks.jsonl"))
+            self._vectors = _Rows(self._file("vectors.npy"), chunks, dimension)
+            self._sentence_vectors = _Rows(self._file("sentence_vectors.npy"), sentences, dimension)
+        except OSError as exc:
+            self._discard()
+            raise _unwritable(self.index_dir, exc) from exc
+        return self
+
+    def _file(self, name: str) -> io.BufferedWriter:
+        return self._files.enter_context(_durable(self.folder / name))
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._published:
+            self._discard()
+
+    def add(
+        self,
+        document: StoredDocument,
+        chunks: list[StoredChunk],
+        chunk_vectors: np.ndarray,
+        sentence_vectors: np.ndarray,
+        first_sentence: int = 0,
+    ) -> None:
+        """Append a document and its rows; `first_sentence` is the row its chunks'
+        sentence rows count from (where it was in the build they come from)."""
+        shift = self.sentences - first_sentence
+        document = dataclasses.replace(  # a copy: the live build's rows stay as they were
+            document,
+            chunk_rows=(self.chunks, self.chunks + len(chunks)),
+            sentence_rows=(self.sentences, self.sentences + len(sentence_vectors)),
+        )
+        try:
+            self._documents.write(b"," if self.documents else b"")
+            self._documents.write(json.dumps(document_json(document), ensure_ascii=False).encode())
+            for stored in chunks:
+                rows = (stored.sentence_rows[0] + shift, stored.sentence_rows[1] + shift)
+                row = chunk_json(StoredChunk(stored.chunk, rows))
+                self._chunks.write(json.dumps(row, ensure_ascii=False).encode() + b"\n")
+            self._vectors.write(chunk_vectors)
+            self._sentence_vectors.write(sentence_vectors)
+        except OSError as exc:
+            raise _unwritable(self.index_dir, exc) from exc
+        self.documents += 1
+        self.chunks += len(chunks)
+        self.sentences += len(sentence_vectors)
+
+    def publish(
+        self, manifest: Manifest, before_switch: Callable[[str], None] | None = None
+    ) -> str:
+        """Finish the files, index the vectors, and make the build live. Returns its id.
+
+        `before_switch(build_id)` runs once the build folder is complete and before
+        CURRENT names it (the Milvus store writes its collections then); if it raises,
+        the previous build stays live.
+        """
+        try:
+            self._documents.write(b"]")
+            self._vectors.check()
+            self._sentence_vectors.check()
+            self._files.close()  # each file flushed and fsynced
+            for vectors, index in (
+                ("vectors.npy", "faiss.index"),
+                ("sentence_vectors.npy", "sentence_faiss.index"),
+            ):
+                write_index(self.folder / vectors, self.folder / index)
+            manifest.build_id = self.build_id
+            manifest.built_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            manifest.counts = {"documents": self.documents, "chunks": self.chunks}
+            files = sorted(p for p in self.folder.iterdir() if p.name not in _SELF_CHECKED)
+            manifest.checksums = {p.name: _sha256(p) for p in files}
+            for path in files:
+                _fsync_file(path)
+            _write(self.folder / "manifest.json", json.dumps(asdict(manifest), indent=2).encode())
+            _fsync_dir(self.folder)
+            previous = current_build_id(self.index_dir)
+            self._switch(before_switch)
+        except OSError as exc:
+            raise _unwritable(self.index_dir, exc) from exc
+        # The previous build stays until the next switch: a reader may be opening it now.
+        _collect_garbage(self.index_dir, keep={self.build_id, previous} - {None})
+        log.info("index build %s is live (%d chunks)", self.build_id, self.chunks)
+        return self.build_id
+
+    def _switch(self, before_switch: Callable[[str], None] | None) -> None:
+        final = self.index_dir / self.build_id
+        self.folder.rename(final)
+        self.folder = final
+        if before_switch is not None:
+            before_switch(self.build_id)
+        pointer = self.index_dir / f".{CURRENT}.{self.build_id}"
+        _write(pointer, self.build_id.encode())
+        os.replace(pointer, self.index_dir / CURRENT)
+        self._published = True
+        _fsync_dir(self.index_dir)
+
+    def _discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self._files.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_SELF_CHECKED = {"manifest.json"}
+
+
+class _Rows:
+    """An .npy file of a known number of float32 rows, its header written first and
+    the rows appended as they come."""
+
+    def __init__(self, fh: io.BufferedWriter, rows: int, dimension: int):
+        self.fh, self.rows, self.dimension, self.written = fh, rows, dimension, 0
+        header = {"descr": "<f4", "fortran_order": False, "shape": (rows, dimension)}
+        np.lib.format.write_array_header_1_0(fh, header)
+
+    def write(self, block: np.ndarray) -> None:
+        if len(block) and block.shape[1] != self.dimension:
+            raise ValueError(f"rows of {block.shape[1]} values in a build of {self.dimension}")
+        if self.written + len(block) > self.rows:
+            raise ValueError(f"more than the {self.rows} rows the build was sized for")
+        self.fh.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
+        self.written += len(block)
+
+    def check(self) -> None:
+        if self.written != self.rows:
+            raise ValueError(f"{self.written} rows written of the {self.rows} expected")
 
 
 def _unwritable(index_dir: Path, exc: OSError) -> IndexWriteError:
@@ -173,51 +317,6 @@ def _unwritable(index_dir: Path, exc: OSError) -> IndexWriteError:
         f"cannot write the index in {index_dir}: {exc.strerror or exc} — check that the "
         "folder is writable and the disk has room, or set CAREERQA_INDEX_DIR"
     )
-
-
-def _save(index_dir: Path, data: IndexData, before_switch: Callable[[str], None] | None) -> str:
-    index_dir.mkdir(parents=True, exist_ok=True)
-    previous = current_build_id(index_dir)
-    build_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
-    tmp = index_dir / f".tmp-{build_id}"
-    tmp.mkdir()
-    try:
-        docs = [document_json(d) for d in data.documents.values()]
-        _write(tmp / "documents.json", json.dumps(docs, ensure_ascii=False).encode())
-        lines = [json.dumps(chunk_json(c), ensure_ascii=False) for c in data.chunks]
-        _write(tmp / "chunks.jsonl", ("\n".join(lines) + "\n").encode())
-        for name, array in (
-            ("vectors.npy", data.vectors),
-            ("sentence_vectors.npy", data.sentence_vectors),
-        ):
-            with _durable(tmp / name) as fh:  # straight to the file: no copy in memory
-                np.save(fh, np.ascontiguousarray(array, dtype=np.float32))
-        data.vector_index.save(tmp / "faiss.index")
-        data.sentence_index.save(tmp / "sentence_faiss.index")
-        manifest = data.manifest
-        manifest.build_id = build_id
-        manifest.built_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        manifest.counts = {"documents": len(data.documents), "chunks": len(data.chunks)}
-        manifest.checksums = {name: _sha256(tmp / name) for name in _FILES}
-        _write(tmp / "manifest.json", json.dumps(asdict(manifest), indent=2).encode())
-        _fsync_dir(tmp)
-        final = index_dir / build_id
-        tmp.rename(final)
-        if before_switch is not None:
-            before_switch(build_id)
-        pointer = index_dir / f".{CURRENT}.{build_id}"
-        _write(pointer, build_id.encode())
-        os.replace(pointer, index_dir / CURRENT)
-        _fsync_dir(index_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if current_build_id(index_dir) != build_id:  # failed before the switch
-            shutil.rmtree(index_dir / build_id, ignore_errors=True)
-        raise
-    # The previous build stays until the next switch: a reader may be opening it now.
-    _collect_garbage(index_dir, keep={build_id, previous} - {None})
-    log.info("index build %s is live (%d chunks)", build_id, len(data.chunks))
-    return build_id
 
 
 def _collect_garbage(index_dir: Path, keep: set[str | None]) -> None:
@@ -243,12 +342,23 @@ def load(index_dir: Path, expect: dict[str, object] | None = None) -> IndexData:
     manifest = read_manifest(build)
     if expect is not None:
         check_compatible(manifest, expect, index_dir)
-    for name in _FILES:
+    for name in sorted(set(_FILES) | set(manifest.checksums)):
         path = build / name
-        if not path.is_file():
+        if "/" in name or name.startswith(".") or not path.is_file():
             raise IndexCorruptError(f"index file {path} is missing")
         if _sha256(path) != manifest.checksums.get(name):
             raise IndexCorruptError(f"index file {path} does not match its checksum")
+    return _open(build, manifest)
+
+
+def open_build(index_dir: Path, build_id: str) -> IndexData:
+    """A build this process has just written and checksummed (`BuildWriter.publish`),
+    opened without reading every file again."""
+    build = index_dir / build_id
+    return _open(build, read_manifest(build))
+
+
+def _open(build: Path, manifest: Manifest) -> IndexData:
     try:
         documents, chunks = _read_tables(build)
         # Memory-mapped: server processes on one machine share one copy in the page cache.
