@@ -4,12 +4,15 @@ and Milvus Lite's search latency and recall@10 against exact search.
 Usage:
   .venv/bin/python bench/scale.py ingest --articles 1000 10000 [--stores embedded milvus]
                                          [--embedder hash|model] [--kill-after 20]
-  .venv/bin/python bench/scale.py search --chunks 100000 1000000
+                                         [--memory-limit 1024]
+  .venv/bin/python bench/scale.py search --chunks 100000 1000000 [--stores embedded milvus]
 
 `ingest` writes the synthetic corpus (bench/synthetic.py) once per size under
 --work, then runs `careerqa`'s ingest from scratch in a child process per size and
-store, and reports chunks embedded per second and the child's peak RSS
-(`wait4`'s ru_maxrss). With --kill-after S it also kills one ingest with SIGKILL
+store, and reports chunks embedded per second, the child's peak RSS (`wait4`'s ru_maxrss)
+and its peak anonymous memory (RssAnon, sampled: RSS also counts pages of the build's
+files that the kernel can drop). With --memory-limit M each ingest runs in a memory
+cgroup of M MiB (cgroup v1, as root): it finishes only if it fits. With --kill-after S it also kills one ingest with SIGKILL
 after S seconds and runs it again: the second run reports how many documents it
 took from the staging folder instead of embedding them.
 
@@ -20,8 +23,8 @@ cost (cleaning, chunking, writing, indexing) at sizes the model would take hours
 embed on two cores. The table says which one ran.
 
 `search` puts N clustered random unit vectors (384 dimensions) in a Milvus Lite
-collection (its AUTOINDEX) and in careerqa's embedded index (flat below 50,000,
-IVF from there), and reports the median latency of 200 queries and recall@10
+collection (its AUTOINDEX) and in careerqa's embedded index, written and loaded as a
+build's is (flat below 50,000, IVF with its lists on disk from there), and reports the median latency of 200 queries and recall@10
 against exact search (numpy).
 """
 
@@ -36,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -92,19 +96,62 @@ def _child(corpus: Path, index: Path, store: str, embedder: str) -> None:
     )
 
 
-def _run_child(args: list[str], kill_after: float | None = None) -> tuple[dict, float]:
-    """(the child's report, its peak RSS in MiB); ({}, rss) when it was killed."""
+def _run_child(
+    args: list[str], kill_after: float | None = None, memory_limit: int | None = None
+) -> tuple[dict, float, float]:
+    """(the child's report, its peak RSS and peak anonymous memory in MiB); ({}, ...)
+    when it was killed or failed. With `memory_limit` (MiB) the child runs in a memory
+    cgroup of that size (cgroup v1, as root)."""
     command = [sys.executable, __file__, "child", *args]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    group = _memory_group(memory_limit) if memory_limit else None
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=(lambda: (group / "cgroup.procs").write_text(str(os.getpid())))
+        if group
+        else None,
+    )
+    anon = [0.0]
+    sampler = threading.Thread(target=_sample_anonymous, args=(process.pid, anon), daemon=True)
+    sampler.start()
     if kill_after is not None:
         time.sleep(kill_after)
         process.send_signal(signal.SIGKILL)
     _, status, usage = os.wait4(process.pid, 0)
+    sampler.join()
+    if group:
+        group.rmdir()
     output = process.stdout.read().decode() if process.stdout else ""
     rss = usage.ru_maxrss / 1024
     if kill_after is not None or status:
-        return {}, rss
-    return json.loads(output.strip().splitlines()[-1]), rss
+        return {}, rss, anon[0]
+    return json.loads(output.strip().splitlines()[-1]), rss, anon[0]
+
+
+def _sample_anonymous(pid: int, peak: list[float]) -> None:
+    """Peak RssAnon of a process, sampled every 50 ms until it exits: the memory it must
+    hold. (Peak RSS also counts pages of files it maps or reads that the kernel can
+    drop at any time.)"""
+    status = Path(f"/proc/{pid}/status")
+    while True:
+        try:
+            text = status.read_text()
+        except OSError:
+            return
+        match = re.search(r"^RssAnon:\s+(\d+) kB", text, re.M)
+        if match is None:  # a zombie: exited, not yet reaped
+            return
+        peak[0] = max(peak[0], int(match.group(1)) / 1024)
+        time.sleep(0.05)
+
+
+def _memory_group(limit_mib: int) -> Path:
+    """A memory cgroup (v1) limited to `limit_mib`, for one child."""
+    group = Path("/sys/fs/cgroup/memory") / f"careerqa-scale-{os.getpid()}"
+    group.mkdir(exist_ok=True)
+    (group / "memory.limit_in_bytes").write_text(str(limit_mib << 20))
+    return group
 
 
 def ingest_bench(args: argparse.Namespace) -> None:
@@ -117,16 +164,22 @@ def ingest_bench(args: argparse.Namespace) -> None:
         for store in args.stores:
             index = args.work / f"index-{articles}-{store}-{args.embedder}"
             subprocess.run(["rm", "-rf", str(index)], check=True)
-            report, rss = _run_child([str(corpus), str(index), store, args.embedder])
-            rows.append((articles, store, report, rss))
+            child = [str(corpus), str(index), store, args.embedder]
+            report, rss, anon = _run_child(child, memory_limit=args.memory_limit)
+            if not report:
+                sys.exit(f"{articles} {store}: the ingest failed (peak RSS {rss:.0f} MiB)")
+            rows.append((articles, store, report, rss, anon))
             print(f"{articles} {store}: {report} peak {rss:.0f} MiB", file=sys.stderr, flush=True)
-    print(f"ingest from scratch, embedder: {args.embedder}")
-    print("| articles | store | chunks | seconds | chunks/s | peak RSS, MiB | MiB per 1k chunks |")
+    limit = f", in a {args.memory_limit} MiB memory cgroup" if args.memory_limit else ""
+    print(f"ingest from scratch, embedder: {args.embedder}{limit}")
+    print(
+        "| articles | store | chunks | seconds | chunks/s | peak RSS, MiB | peak anonymous, MiB |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    for articles, store, r, rss in rows:
+    for articles, store, r, rss, anon in rows:
         print(
             f"| {articles:,} | {store} | {r['chunks']:,} | {r['seconds']:.0f} | "
-            f"{r['chunks'] / r['seconds']:.0f} | {rss:.0f} | {rss / r['chunks'] * 1000:.1f} |"
+            f"{r['chunks'] / r['seconds']:.0f} | {rss:.0f} | {anon:.0f} |"
         )
     if args.kill_after:
         articles = args.articles[-1]
@@ -135,7 +188,7 @@ def ingest_bench(args: argparse.Namespace) -> None:
         subprocess.run(["rm", "-rf", str(index)], check=True)
         child = [str(corpus), str(index), args.stores[0], args.embedder]
         _run_child(child, kill_after=args.kill_after)
-        report, _ = _run_child(child)
+        report, _, _ = _run_child(child)
         again = report["documents"] - report["resumed"]
         print(
             f"\nkilled (SIGKILL) after {args.kill_after:g} s; the next run took "
@@ -156,7 +209,7 @@ def _clustered(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
 def search_bench(args: argparse.Namespace) -> None:
     from pymilvus import DataType, MilvusClient
 
-    from careerqa.index import VectorIndex
+    from careerqa.index import VectorIndex, write_index
 
     rng = np.random.default_rng(0)
     print("| chunks | store | index | build s | query p50 ms | recall@10 |")
@@ -165,16 +218,21 @@ def search_bench(args: argparse.Namespace) -> None:
         vectors = _clustered(n, 384, rng)
         queries = _clustered(200, 384, rng)
         exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
-        started = time.perf_counter()
-        embedded = VectorIndex.build(vectors)
-        built = time.perf_counter() - started
-        times, found = [], []
-        for q in queries:
-            t = time.perf_counter()
-            _, ids = embedded.search(q.reshape(1, -1), 10)
-            times.append(time.perf_counter() - t)
-            found.append(ids[0])
-        _report(n, "embedded", embedded.kind, built, times, found, exact)
+        with tempfile.TemporaryDirectory() as tmp:  # as a build writes and serves it
+            np.save(Path(tmp) / "vectors.npy", vectors)
+            started = time.perf_counter()
+            write_index(Path(tmp) / "vectors.npy", Path(tmp) / "faiss.index")
+            embedded = VectorIndex.load(Path(tmp) / "faiss.index")
+            built = time.perf_counter() - started
+            times, found = [], []
+            for q in queries:
+                t = time.perf_counter()
+                _, ids = embedded.search(q.reshape(1, -1), 10)
+                times.append(time.perf_counter() - t)
+                found.append(ids[0])
+            _report(n, "embedded", embedded.kind, built, times, found, exact)
+        if "milvus" not in args.stores:
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             client = MilvusClient(str(Path(tmp) / "m.db"))
             schema = client.create_schema(auto_id=False)
@@ -217,9 +275,13 @@ def main() -> None:
     ing.add_argument("--stores", nargs="+", default=["embedded", "milvus"])
     ing.add_argument("--embedder", choices=["hash", "model"], default="hash")
     ing.add_argument("--kill-after", type=float, default=None)
+    ing.add_argument(
+        "--memory-limit", type=int, default=None, help="MiB: run each ingest in a memory cgroup"
+    )
     ing.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "careerqa-scale")
     sea = sub.add_parser("search")
     sea.add_argument("--chunks", type=int, nargs="+", default=[100_000, 1_000_000])
+    sea.add_argument("--stores", nargs="+", default=["embedded", "milvus"])
     args = parser.parse_args()
     ingest_bench(args) if args.what == "ingest" else search_bench(args)
 

@@ -358,8 +358,9 @@ def test_ivf_indexes_keep_their_lists_beside_them_checksummed(settings, fake, mo
     assert "sentence_faiss.ivfdata" in data.manifest.checksums
     found = report.data.sentence_index.search(data.sentence_vectors[:3], 1)[1]
     assert found[:, 0].tolist() == [0, 1, 2]
-    lists = build / "sentence_faiss.ivfdata"
-    lists.write_bytes(lists.read_bytes()[:-8] + b"\x00" * 8)
+    with (build / "sentence_faiss.ivfdata").open("r+b") as lists:  # in place: it is mapped
+        lists.seek(-8, 2)
+        lists.write(b"\xff" * 8)  # no stored id is -1
     with pytest.raises(IndexCorruptError, match="sentence_faiss.ivfdata does not match"):
         store.load(settings.index_dir)
 
