@@ -49,9 +49,12 @@ def test_remove_renumbers_rows_like_the_chunk_table(kind):
     assert ids[0, 0] == 4  # row 6 moved up past the two removed rows
 
 
-def test_save_and_load_keep_kind_and_settings(tmp_path):
-    index = VectorIndex.build(_clustered(3000), kind="ivf")
-    index.save(tmp_path / "faiss.index")
+def test_write_and_load_keep_kind_and_settings(tmp_path, monkeypatch):
+    monkeypatch.setattr(index_module, "APPROXIMATE_FROM", 2000)
+    vectors = _clustered(3000)
+    index = VectorIndex.build(vectors, kind="ivf")
+    np.save(tmp_path / "vectors.npy", vectors)
+    index_module.write_index(tmp_path / "vectors.npy", tmp_path / "faiss.index")
     loaded = VectorIndex.load(tmp_path / "faiss.index")
     assert loaded.kind == "ivf" and len(loaded) == 3000
     assert loaded._index.nprobe == index._index.nprobe

@@ -113,9 +113,6 @@ class VectorIndex:
             return np.zeros((n, 0), dtype=np.float32), np.zeros((n, 0), dtype=np.int64)
         return self._index.search(queries, max(1, min(k, len(self))))
 
-    def save(self, path: Path) -> None:
-        faiss.write_index(self._index, str(path))
-
     @classmethod
     def load(cls, path: Path) -> VectorIndex:
         """Read an index: a flat one's vectors and an IVF one's lists (`write_index`) are

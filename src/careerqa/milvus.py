@@ -136,7 +136,7 @@ class MilvusStore:
         self._create(chunks, dimension, lexical=True)
         self._create(sentences, dimension, lexical=False)
         self._insert(chunks, _chunk_rows(build), n_chunks, progress)
-        vectors = (v for block in read_rows(build / "sentence_vectors.npy") for v in block)
+        vectors = _each_row(build / "sentence_vectors.npy")
         sentence_rows = ({"row": row, "dense": v.tolist()} for row, v in enumerate(vectors))
         self._insert(sentences, sentence_rows, n_sentences, progress)
         log.info("milvus: build %s written (%d chunks)", build_id, n_chunks)
@@ -208,9 +208,14 @@ class MilvusStore:
             raise StoreError(f"Milvus refused {method.__name__}: {exc}") from exc
 
 
+def _each_row(vectors: Path) -> Iterator[np.ndarray]:
+    """A vector file's rows one by one, read a block at a time."""
+    return (row for block in read_rows(vectors) for row in block)
+
+
 def _chunk_rows(build: Path) -> Iterator[dict[str, Any]]:
     """The chunk collection's rows: the chunk table and the chunk vectors, side by side."""
-    vectors = (v for block in read_rows(build / "vectors.npy") for v in block)
+    vectors = _each_row(build / "vectors.npy")
     with (build / "chunks.jsonl").open(encoding="utf-8") as table:
         for row, (line, vector) in enumerate(zip(table, vectors, strict=True)):
             chunk = chunk_from_json(json.loads(line)).chunk

@@ -35,7 +35,7 @@ import numpy as np
 from .chunking import Chunk
 from .cleaning import Block
 from .errors import IndexBusyError, IndexCorruptError, IndexMissingError, IndexWriteError
-from .index import VectorIndex, write_index
+from .index import VectorIndex, ivf_data, write_index
 from .manifest import Manifest, check_compatible, read_manifest
 
 log = logging.getLogger(__name__)
@@ -251,13 +251,14 @@ class BuildWriter:
                 ("sentence_vectors.npy", "sentence_faiss.index"),
             ):
                 write_index(self.folder / vectors, self.folder / index)
+                for made in (self.folder / index, ivf_data(self.folder / index)):
+                    if made.is_file():  # faiss writes without fsync; the rest was synced
+                        _fsync_file(made)
             manifest.build_id = self.build_id
             manifest.built_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             manifest.counts = {"documents": self.documents, "chunks": self.chunks}
             files = sorted(p for p in self.folder.iterdir() if p.name not in _SELF_CHECKED)
             manifest.checksums = {p.name: _sha256(p) for p in files}
-            for path in files:
-                _fsync_file(path)
             _write(self.folder / "manifest.json", json.dumps(asdict(manifest), indent=2).encode())
             _fsync_dir(self.folder)
             previous = current_build_id(self.index_dir)
