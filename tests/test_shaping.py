@@ -104,7 +104,10 @@ def test_writers_notes_are_gone_from_the_cleaned_text_but_their_content_stays(an
     for note in ("Clarify how", "Encourage readers", "Highlight the benefits"):
         assert note not in text
     assert "Role vs. Related Careers: Data scientists build predictive models" in text
-    assert "Certificate Programs: Finish a certificate program in six months" in text
+    assert (
+        "Certificate Programs: Finish a certificate program in six months and publish your "
+        "capstone project." in text
+    )
     assert "Study Tips: The benefits of studying with peers" in text
 
 
@@ -120,6 +123,14 @@ def test_writers_notes_are_gone_from_the_cleaned_text_but_their_content_stays(an
             "Explain results to managers in plain words.",
         ),
         ("Analysts explain results to managers.", "Analysts explain results to managers."),
+        (
+            "Portfolio: Encourage readers to share their notebooks themselves.",
+            "Portfolio: Share your notebooks yourself.",
+        ),
+        (
+            "Tips: Note that analysts share their notebooks.",
+            "Tips: Analysts share their notebooks.",
+        ),
     ],
 )
 def test_writer_note_rules(line, kept):

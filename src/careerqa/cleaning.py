@@ -75,6 +75,10 @@ _NOTE_SENTENCE = re.compile(
     rf"^(?:{_WRITER_VERB}\s+{_NOTE_OBJECT}?|{_TOPIC_VERB}\s+{_NOTE_OBJECT})(?P<rest>.*)$",
     re.I | re.S,
 )
+# "Encourage readers to share their work" keeps "Share your work".
+_READER = re.compile(r"\b(?:readers?|audience|students|learners)\b", re.I)
+_THEIR = re.compile(r"\b(?:their|theirs|themselves)\b", re.I)
+_YOUR = {"their": "your", "theirs": "yours", "themselves": "yourself"}
 _TOPIC_ONLY = re.compile(r"^(?:how|why|what|whether|when|where)\b", re.I)
 _LINE_LABEL = re.compile(
     rf"^((?:{_MARKER})?(?:(?:[^:.!?]|\b(?:vs|etc|approx|no|st)\.){{1,60}}:\s+)?)",
@@ -142,6 +146,9 @@ def without_notes(line: str) -> str:
             kept.append(sentence)
         elif note.group("rest") and not _TOPIC_ONLY.match(note.group("rest")):
             rest = note.group("rest")
+            if _READER.search(sentence[: note.start("rest")]):
+                # What the readers were to be told to do, told to the reader.
+                rest = _THEIR.sub(lambda m: _YOUR[m.group().lower()], rest)
             kept.append(rest[0].upper() + rest[1:])
     if not kept:
         return ""

@@ -18,7 +18,7 @@ from .settings import Settings
 # 2: the sentence index is stored too (an IVF one is trained once, at ingest, not per load).
 FORMAT_VERSION = 2
 # Bump when cleaning or chunking rules change: stored chunks of unchanged files are then stale.
-PIPELINE_VERSION = 3  # 3: page marks of converted PDFs
+PIPELINE_VERSION = 4  # 3: page marks of converted PDFs; 4: notes to readers retold to the reader
 
 
 @dataclass
