@@ -55,11 +55,13 @@ def test_malformed_requests_get_4xx_naming_the_problem(client, body, status, nee
     assert needle.lower() in r.text.lower()
 
 
-def test_oversized_body_is_413_by_content_length(client):
+@pytest.mark.parametrize("path", ["/ask", "/ask/stream", "/v1/chat/completions", "/reindex"])
+def test_oversized_body_is_413_by_content_length_as_documented(client, path):
     r = client.post(
-        "/ask", content=b"x" * (MAX_BODY_BYTES + 1), headers={"content-type": "application/json"}
+        path, content=b"x" * (MAX_BODY_BYTES + 1), headers={"content-type": "application/json"}
     )
     assert r.status_code == 413
+    assert "413" in client.get("/openapi.json").json()["paths"][path]["post"]["responses"]
     assert r.json() == {"detail": f"request body is larger than {MAX_BODY_BYTES // 1024} KiB"}
     assert r.headers["x-content-type-options"] == "nosniff"
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]

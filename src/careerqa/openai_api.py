@@ -25,7 +25,7 @@ from .answering import Answer, cited_numbers
 from .conversation import Turn
 from .errors import QuestionError
 from .generation import Source
-from .routes import Asking, Live
+from .routes import TOO_LARGE, Asking, Live
 from .schemas import MAX_HISTORY_TURNS, ErrorOut
 
 MODEL_ID = "careerqa"
@@ -89,6 +89,7 @@ async def models() -> ModelList:
         },
         400: {"model": ErrorOut, "description": "The body is not UTF-8 JSON."},
         401: {"model": ErrorOut, "description": "CAREERQA_API_KEY is set and not given."},
+        **TOO_LARGE,
         422: {"model": ErrorOut, "description": "The body is not a chat request."},
         503: {"model": ErrorOut, "description": "No index is loaded."},
     },

@@ -128,6 +128,10 @@ def _bearer(authorization: str | None, token: str) -> bool:
 
 Live = Annotated[Assistant, Depends(assistant)]
 Asking = [Depends(asker)]
+# Every request body over the limit is refused before it reaches a route (security.py).
+TOO_LARGE: dict[int | str, dict[str, Any]] = {
+    413: {"description": f"The body is larger than {MAX_BODY_BYTES // 1024} KiB."}
+}
 
 
 @router.post(
@@ -135,7 +139,7 @@ Asking = [Depends(asker)]
     dependencies=Asking,
     responses={
         400: {"model": ErrorOut, "description": "The body is not UTF-8 JSON."},
-        413: {"description": f"The body is larger than {MAX_BODY_BYTES // 1024} KiB."},
+        **TOO_LARGE,
         422: {"model": ErrorOut, "description": "A field is missing or invalid."},
         503: {
             "model": ErrorOut,
@@ -169,6 +173,7 @@ async def ask(body: AskRequest, live: Live) -> AskResponse:
             "({detail}).",
         },
         400: {"model": ErrorOut, "description": "The body is not UTF-8 JSON."},
+        **TOO_LARGE,
         422: {"model": ErrorOut, "description": "A field is missing or invalid."},
         503: {"model": ErrorOut, "description": "No index is loaded."},
     },
@@ -236,7 +241,13 @@ async def readyz(request: Request) -> Any:
 @router.post(
     "/reindex",
     dependencies=[Depends(admin)],
-    responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+    responses={
+        401: {"model": ErrorOut},
+        404: {"model": ErrorOut},
+        409: {"model": ErrorOut},
+        **TOO_LARGE,
+        500: {"model": ErrorOut, "description": "The rebuild failed; the previous index stays."},
+    },
     summary="Rebuild the index from the corpus (bearer token from CAREERQA_ADMIN_TOKEN)",
 )
 def reindex(request: Request, full: bool = False) -> ReindexOut:
