@@ -2,7 +2,8 @@
 
 Small collections get an exact flat index. From APPROXIMATE_FROM vectors on,
 an inverted-file index (IVF) searches a few clusters instead of every vector;
-`bench/run.py` measures the crossover and the recall (README, "Scale").
+`bench/run.py` measures the crossover and the recall (README, "Performance");
+`bench/scale.py search` the index as a build writes it (README, "Running at scale").
 
 A build's indexes are written by `write_index` from its vector file, a block of rows at
 a time: an IVF index keeps its lists on disk (`<name>.ivfdata` beside `<name>.index`),
