@@ -100,7 +100,7 @@ FLOORS = {
     },
     "fresh.jsonl": {
         "hit@3": 0.91,
-        "answer_accuracy": 0.72,
+        "answer_accuracy": 0.75,
         "citation_accuracy": 0.85,
         "abstain_accuracy": 0.58,
         "false_abstain_rate": 0.0,

@@ -54,6 +54,14 @@ def test_a_definition_comes_from_the_section_the_term_heads(analyst):
     assert answer.answer.startswith("Data Cleaning: Fixing missing values, duplicate rows")
 
 
+def test_a_labelled_item_the_question_names_is_given_whole(analyst):
+    # The item's opening sentence only restates its label; what it involves comes after.
+    answer = analyst.ask_sync("What do scripted checks involve?")
+    assert answer.answer.startswith("Scripted Checks: Scripted checks are a routine part")
+    assert "flag empty fields and impossible dates" in answer.answer
+    assert answer.answer.count("[") == 1  # one passage, one citation
+
+
 def test_a_figure_question_gets_the_figure_of_the_asked_qualifier(analyst):
     entry = analyst.ask_sync("How much do entry-level data analysts earn?")
     assert "$55,000 and $65,000" in entry.answer.split("[")[0]

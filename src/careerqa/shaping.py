@@ -81,7 +81,7 @@ def shape_answer(
     first = (
         (_defining(term, units, table) if term else None)
         or (_naming_place(question, units, table) if asks_where(question) else None)
-        or _named_item(expanded, units, table)
+        or _named_item(expanded, units, table, max_sentences)
         or _list_of(list_noun(expanded), units, table)
         or _list_first(units, table)
     )
@@ -119,14 +119,18 @@ def _naming_place(question: str, units: list[Unit], table: SentenceTable) -> Par
     return None
 
 
-def _named_item(question: str, units: list[Unit], table: SentenceTable) -> Part | None:
-    """A list item labelled with what the question names ("Statistics: …" for statistics)."""
+def _named_item(question: str, units: list[Unit], table: SentenceTable, limit: int) -> Part | None:
+    """A list item labelled with what the question names ("Statistics: …" for statistics),
+    whole: its first sentence often only restates the label."""
     wanted = set(terms(question))
     for unit in _close(units, NAMED):
         label = _LABEL.match(table.texts[unit.rows[0]])
         named = set(terms(label.group(1))) if label else set()
-        if named and named <= wanted and table.list_at(unit.rows[0]) is not None:
-            return _part(unit, table)
+        span = table.list_at(unit.rows[0])
+        if named and named <= wanted and span is not None:
+            # The whole item answers it: "…: X are critical. This involves A, B, C."
+            item = next((i for i in span.items if unit.rows[0] in i), unit.rows)
+            return Part(item[: max(limit, len(unit.rows))])
     return None
 
 
