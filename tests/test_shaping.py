@@ -136,6 +136,14 @@ def test_writers_notes_are_gone_from_the_cleaned_text_but_their_content_stays(an
             "Portfolio: Share your notebooks yourself.",
         ),
         (
+            "Projects: Suggest ideas such as a sales report, and recommend dating each step.",
+            "Projects: Ideas such as a sales report, and dating each step.",
+        ),
+        (
+            "Projects: Suggest a sales report, and recommend it to managers.",
+            "Projects: A sales report, and recommend it to managers.",
+        ),
+        (
             "Tips: Note that analysts share their notebooks.",
             "Tips: Analysts share their notebooks.",
         ),

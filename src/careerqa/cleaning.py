@@ -79,6 +79,11 @@ _NOTE_SENTENCE = re.compile(
 _READER = re.compile(r"\b(?:readers?|audience|students|learners)\b", re.I)
 _THEIR = re.compile(r"\b(?:their|theirs|themselves)\b", re.I)
 _YOUR = {"their": "your", "theirs": "yours", "themselves": "yourself"}
+# A second writer's verb inside a note ("Suggest ideas such as X, and recommend
+# documenting each step") goes too: "…such as X, and documenting each step".
+_INNER_NOTE = re.compile(
+    rf"(,?\s+(?:and|or|then)\s+){_WRITER_VERB}\s+(?:{_NOTE_OBJECT}|(?=\w+ing\b))", re.I
+)
 _TOPIC_ONLY = re.compile(r"^(?:how|why|what|whether|when|where)\b", re.I)
 _LINE_LABEL = re.compile(
     rf"^((?:{_MARKER})?(?:(?:[^:.!?]|\b(?:vs|etc|approx|no|st)\.){{1,60}}:\s+)?)",
@@ -145,7 +150,7 @@ def without_notes(line: str) -> str:
         if note is None:
             kept.append(sentence)
         elif note.group("rest") and not _TOPIC_ONLY.match(note.group("rest")):
-            rest = note.group("rest")
+            rest = _INNER_NOTE.sub(r"\1", note.group("rest"))
             if _READER.search(sentence[: note.start("rest")]):
                 # What the readers were to be told to do, told to the reader.
                 rest = _THEIR.sub(lambda m: _YOUR[m.group().lower()], rest)
