@@ -171,6 +171,11 @@ def refresh_index(
     return Refreshed(report.data)
 
 
+def _conversions(settings: Settings) -> Path:
+    """Where converted web pages, PDFs and Word files are kept by hash (corpus.py)."""
+    return settings.index_dir / "converted"
+
+
 def _ingest_locked(
     settings: Settings,
     embedder: Embedder,
@@ -179,7 +184,7 @@ def _ingest_locked(
     progress: bool | None,
 ) -> IngestReport:
     # Texts are read again a batch at a time when embedded: the listing holds none.
-    corpus = load_corpus(settings.corpus_dir, settings.index_dir / "converted", texts=False)
+    corpus = load_corpus(settings.corpus_dir, _conversions(settings), texts=False)
     report = IngestReport(skipped=corpus.skipped, warnings=corpus.warnings)
     if not corpus.documents:
         raise CorpusError(
@@ -310,7 +315,7 @@ def _embed_batch(docs: list[Document], settings: Settings, embedder: Embedder) -
     prepared = []
     texts: list[str] = []
     for listed in docs:
-        doc = with_text(listed, settings.index_dir / "converted")
+        doc = with_text(listed, _conversions(settings))
         cleaned = clean(doc)
         chunks = chunk_document(cleaned, chunk_settings, embedder.count_tokens)
         spans = sorted({s for c in chunks for s in c.sentences})
