@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
+from .adapting import question_embedder
 from .answering import Answer, Citation, Unsupported, compose, make_citations
 from .checking import Passage, claims, figures, judge, render
 from .conversation import Turn
@@ -61,9 +62,10 @@ class Assistant:
     """Answers questions from one index build; a new build gets a new Assistant."""
 
     settings: Settings
-    embedder: Embedder
+    embedder: Embedder  # the shared model: claims of generated answers are checked with it
     index: LoadedIndex
     generator: Generator | None = None
+    questions: Embedder | None = None  # the build's adapted question encoder, if it has one
 
     @classmethod
     def from_data(cls, settings: Settings, embedder: Embedder, data: IndexData) -> Assistant:
@@ -74,7 +76,9 @@ class Assistant:
 
             searcher = MilvusSearcher(settings, data.manifest.build_id)
         index = LoadedIndex(data, searcher)
-        return cls(settings, embedder, index, Generator.from_settings(settings))
+        # Questions go through the build's adapted encoder when it has one.
+        questions = question_embedder(settings.index_dir / data.manifest.build_id, embedder)
+        return cls(settings, embedder, index, Generator.from_settings(settings), questions)
 
     @property
     def data(self) -> IndexData:
@@ -146,7 +150,7 @@ class Assistant:
     ) -> tuple[list[Hit], Answer]:
         """The retrieved passages, and the extractive answer (or refusal) from them."""
         plan = QueryPlan.make(question, history or [], self.index.lexical, self.index.vocabulary)
-        query = plan.query(await embed_async(self.embedder, plan.texts))
+        query = plan.query(await embed_async(self.questions or self.embedder, plan.texts))
         settings = self.settings
         find = functools.partial(
             search,

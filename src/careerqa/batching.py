@@ -20,16 +20,43 @@ from .embedding import Embedder
 
 log = logging.getLogger(__name__)
 
-_Item = tuple[list[str], "Future[np.ndarray]"]
+# The texts, their future, and the embedder that embeds them (a build's own, or inner).
+_Item = tuple[list[str], "Future[np.ndarray]", Embedder]
 
 
-class BatchingEmbedder:
-    """Wraps an embedder; `embed` may be called from many threads at once.
+class _Front:
+    """An Embedder whose calls go through a batcher's queue; bulk work goes straight
+    to the embedder. Plus `embed_async`, which the assistant awaits."""
 
-    An Embedder like any other, plus `embed_async`, which the assistant awaits.
-    """
+    batcher: BatchingEmbedder
+    inner: Embedder
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self.inner.max_tokens
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return self.inner.count_tokens(texts)
+
+    def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        if progress or len(texts) > self.batcher.max_batch:
+            return self.inner.embed(texts, progress=progress)  # bulk work goes straight through
+        return self.batcher._submit(texts, self.inner).result()
+
+    async def embed_async(self, texts: list[str]) -> np.ndarray:
+        """The same, awaited: the event loop stays free while the model works."""
+        return await asyncio.wrap_future(self.batcher._submit(texts, self.inner))
+
+
+class BatchingEmbedder(_Front):
+    """Wraps an embedder; `embed` may be called from many threads at once."""
 
     def __init__(self, inner: Embedder, *, max_batch: int = 32, max_wait: float = 0.002):
+        self.batcher = self
         self.inner = inner
         self.name = inner.name
         self.max_batch = max_batch
@@ -56,33 +83,19 @@ class BatchingEmbedder:
         self.closed = False
         self._thread.start()
 
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self.inner.max_tokens
-
-    def count_tokens(self, texts: list[str]) -> list[int]:
-        return self.inner.count_tokens(texts)
-
-    def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
-        if progress or len(texts) > self.max_batch:
-            return self.inner.embed(texts, progress=progress)  # bulk work goes straight through
-        return self._submit(texts).result()
-
-    def _submit(self, texts: list[str]) -> Future[np.ndarray]:
+    def _submit(self, texts: list[str], embedder: Embedder) -> Future[np.ndarray]:
         future: Future[np.ndarray] = Future()
         with self._lock:
             if self.closed:
                 raise RuntimeError("the embedding batcher is closed")
-            self._queue.put((texts, future))
+            self._queue.put((texts, future, embedder))
         return future
 
-    async def embed_async(self, texts: list[str]) -> np.ndarray:
-        """The same, awaited: the event loop stays free while the model works."""
-        return await asyncio.wrap_future(self._submit(texts))
+    def through(self, embedder: Embedder) -> Through:
+        """This batcher's queue and worker, with questions embedded by `embedder` (a
+        build's adapted question encoder): questions of builds served side by side
+        during a swap are batched with their own build's."""
+        return Through(self, embedder)
 
     def close(self) -> None:
         """Stop the worker once the questions already queued are answered."""
@@ -132,17 +145,25 @@ class BatchingEmbedder:
             ]
             if not batch:
                 continue
-            texts = [t for item, _ in batch for t in item]
-            try:
-                vectors = self.inner.embed(texts)
-            except Exception as exc:
-                self._one_by_one(batch, exc)
-                continue
-            self.batches += 1
-            cursor = 0
-            for item, future in batch:
-                future.set_result(vectors[cursor : cursor + len(item)])
-                cursor += len(item)
+            groups: dict[int, list[_Item]] = {}
+            for job in batch:
+                groups.setdefault(id(job[2]), []).append(job)
+            for group in groups.values():
+                self._embed(group)
+
+    def _embed(self, batch: list[_Item]) -> None:
+        """One model call for questions that share an embedder."""
+        texts = [t for item, _, _ in batch for t in item]
+        try:
+            vectors = batch[0][2].embed(texts)
+        except Exception as exc:
+            self._one_by_one(batch, exc)
+            return
+        self.batches += 1
+        cursor = 0
+        for item, future, _ in batch:
+            future.set_result(vectors[cursor : cursor + len(item)])
+            cursor += len(item)
 
     def _one_by_one(self, batch: list[_Item], exc: Exception) -> None:
         """A batch failed: embed each request alone, so only the one at fault fails."""
@@ -152,9 +173,18 @@ class BatchingEmbedder:
         log.warning(
             "a batch of %d questions failed (%s); embedding them one by one", len(batch), exc
         )
-        for texts, future in batch:
+        for texts, future, embedder in batch:
             try:
-                future.set_result(self.inner.embed(texts))
+                future.set_result(embedder.embed(texts))
                 self.batches += 1
             except Exception as alone:
                 future.set_exception(alone)
+
+
+class Through(_Front):
+    """A batcher's queue with another embedder (`BatchingEmbedder.through`)."""
+
+    def __init__(self, batcher: BatchingEmbedder, embedder: Embedder):
+        self.batcher = batcher
+        self.inner = embedder
+        self.name = embedder.name

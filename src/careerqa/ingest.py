@@ -15,11 +15,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import __version__, store
+from . import __version__, adapting, store
 from .chunking import ChunkSettings, chunk_document
 from .cleaning import clean
 from .corpus import KINDS, Document, load_corpus, with_text
-from .embedding import Embedder
+from .embedding import Embedder, SentenceTransformerEmbedder, resolve_model
 from .errors import (
     CareerQAError,
     CorpusError,
@@ -52,6 +52,7 @@ class IngestReport:
     build_id: str | None = None
     full: bool = False
     reason: str = ""
+    questions: str = ""  # "adapted" when the new build has its own question encoder
     seconds: float = 0.0
     # The live index afterwards: the one loaded here when nothing changed, else the new
     # build, opened on first use (without checksumming the files just written). An ingest
@@ -69,7 +70,7 @@ class IngestReport:
 
     @property
     def did_change(self) -> bool:
-        return bool(self.added or self.changed or self.removed)
+        return bool(self.added or self.changed or self.removed) or self.build_id is not None
 
     def summary(self) -> str:
         parts = [
@@ -79,6 +80,8 @@ class IngestReport:
             f"{len(self.unchanged)} unchanged",
         ]
         line = ", ".join(parts) + f"; {self.chunks_embedded} chunks embedded in {self.seconds:.1f}s"
+        if self.questions == "adapted":
+            line += "; questions adapted to the corpus"
         if self.resumed:
             line += f"; {self.resumed} document(s) taken from an unfinished run"
         if self.skipped:
@@ -171,6 +174,21 @@ def refresh_index(
     return Refreshed(report.data)
 
 
+def _adapts(settings: Settings, embedder: Embedder, old: IndexData) -> bool:
+    """Whether an unchanged build is laid out again to adapt its questions: one made
+    before adaptation existed. Its rows are copied; nothing is embedded again."""
+    return _adaptable(settings, embedder) and old.manifest.questions == ""
+
+
+def _adaptable(settings: Settings, embedder: Embedder) -> bool:
+    """Adaptation trains the shared model itself: a local sentence-transformers folder."""
+    return (
+        settings.adapt_questions
+        and isinstance(embedder, SentenceTransformerEmbedder)
+        and Path(resolve_model(settings.model)).is_dir()
+    )
+
+
 def _conversions(settings: Settings) -> Path:
     """Where converted web pages, PDFs and Word files are kept by hash (corpus.py)."""
     return settings.index_dir / "converted"
@@ -206,12 +224,16 @@ def _ingest_locked(
             report.unchanged.append(doc.doc_id)
     report.removed = sorted(set(hashes) - current)
     if old is not None and not report.did_change:
-        report._data = old
-        _publish_unpublished(settings, old, progress)
-        return report  # nothing to do: the model is never loaded
+        if not _adapts(settings, embedder, old):
+            report._data = old
+            _publish_unpublished(settings, old, progress)
+            return report  # nothing to do: the model is never loaded
+        report.reason = "questions not yet adapted to the corpus"
 
     fresh = _embed_documents(to_embed, settings, embedder, progress, report)
-    report.build_id = _lay_out(corpus.documents, fresh, old, settings, embedder, progress)
+    report.build_id, report.questions = _lay_out(
+        corpus.documents, fresh, old, settings, embedder, progress
+    )
     report._index_dir = settings.index_dir
     Staging(settings.index_dir, compatibility_key(settings)).clear()
     return report
@@ -438,9 +460,10 @@ def _lay_out(
     settings: Settings,
     embedder: Embedder,
     progress: bool | None,
-) -> str:
+) -> tuple[str, str]:
     """Write the new build a document at a time (new ones read back from staging,
-    unchanged ones from the previous build) and make it live. Returns its id.
+    unchanged ones from the previous build), adapt its question encoder, and make it
+    live. Returns its id and how its questions are embedded.
 
     Each document's rows go straight to the build's files: memory holds one document's
     vectors, not the build's.
@@ -459,6 +482,8 @@ def _lay_out(
     log.info(
         "writing the build: %d documents, %d chunks, %d sentences", len(docs), chunks, sentences
     )
+    adapt = _adaptable(settings, embedder)
+    pairs = adapting.Pairs()
     with store.BuildWriter(settings.index_dir, chunks, sentences, dimension) as build:
         for doc in docs:
             embedded, first_sentence = _rows_of(doc, doc.doc_id in fresh, old, staging)
@@ -469,4 +494,9 @@ def _lay_out(
                 embedded.sentence_vectors,
                 first_sentence,
             )
-        return _publish(settings, build, manifest, progress)
+            if adapt:
+                pairs.add(adapting.pairs_of(embedded.document, embedded.chunks))
+        model = Path(resolve_model(settings.model))
+        adapted = adapt and adapting.adapt(pairs, model, build.folder, settings.device)
+        manifest.questions = "adapted" if adapted else "shared"
+        return _publish(settings, build, manifest, progress), manifest.questions

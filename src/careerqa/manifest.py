@@ -36,6 +36,9 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     counts: dict[str, int] = field(default_factory=dict)
     checksums: dict[str, str] = field(default_factory=dict)
+    # How the build's questions are embedded: "adapted" (its own encoder, adapting.py),
+    # "shared" (the model as it is), "" (a build made before adaptation existed).
+    questions: str = ""
 
 
 def compatibility_key(settings: Settings) -> dict[str, object]:

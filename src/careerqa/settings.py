@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         description="Weight of the BM25 score (relative to the best chunk's) added to the "
         "dense similarity when ranking passages.",
     )
+    adapt_questions: bool = Field(
+        True,
+        description="At ingest, adapt the question encoder to the corpus, its headings and "
+        "item labels taken as questions about the text under them (README, 'Adapting to "
+        "the corpus').",
+    )
     abstain_threshold: float = Field(
         0.32,
         description="Least evidence score to answer; below it the answer says the articles "
