@@ -44,7 +44,7 @@ import numpy as np
 from .cleaning import LIST_MARKER
 from .embedding import Embedder
 from .errors import IndexCorruptError
-from .onnx_encoder import DirectOnnxEncoder, session_options
+from .onnx_encoder import DirectOnnxEncoder
 from .store import StoredChunk, StoredDocument
 
 log = logging.getLogger(__name__)
@@ -177,15 +177,13 @@ def question_embedder(build_folder: Path, base: Embedder) -> Embedder:
     """The embedder for a build's questions: its adapted encoder when it has one."""
     if not (build_folder / QUERY_MODEL).is_file():
         return base
-    import onnxruntime as ort
-
     try:
         settings = json.loads((build_folder / QUERY_ENCODER).read_text())
-        session = ort.InferenceSession(
-            str(build_folder / QUERY_MODEL), session_options(), providers=["CPUExecutionProvider"]
-        )
-        encoder = DirectOnnxEncoder(
-            session, settings["tokenizer"], int(settings["max_tokens"]), int(settings["pad_id"])
+        encoder = DirectOnnxEncoder.open(
+            build_folder / QUERY_MODEL,
+            settings["tokenizer"],
+            int(settings["max_tokens"]),
+            int(settings["pad_id"]),
         )
     except Exception as exc:  # onnxruntime raises its own types for a damaged model
         raise IndexCorruptError(

@@ -496,7 +496,7 @@ def _lay_out(
             )
             if adapt:
                 pairs.add(adapting.pairs_of(embedded.document, embedded.chunks))
-        model = Path(resolve_model(settings.model))
-        adapted = adapt and adapting.adapt(pairs, model, build.folder, settings.device)
+        model = Path(resolve_model(settings.model)) if adapt else None
+        adapted = model is not None and adapting.adapt(pairs, model, build.folder, settings.device)
         manifest.questions = "adapted" if adapted else "shared"
         return _publish(settings, build, manifest, progress), manifest.questions

@@ -137,6 +137,18 @@ class DirectOnnxEncoder:
         return marker.get("format") == _MARKER_FORMAT and marker.get("direct") is False
 
     @classmethod
+    def open(
+        cls, model: Path, tokenizer_json: str, max_tokens: int, pad_id: int
+    ) -> DirectOnnxEncoder:
+        """An encoder over an exported model file, on careerqa's session options."""
+        import onnxruntime as ort
+
+        session = ort.InferenceSession(
+            str(model), session_options(), providers=["CPUExecutionProvider"]
+        )
+        return cls(session, tokenizer_json, max_tokens, pad_id)
+
+    @classmethod
     def load(cls, folder: Path) -> DirectOnnxEncoder | None:
         """The encoder saved in an export folder, or None if there is none (or it is unusable)."""
         try:
@@ -146,15 +158,8 @@ class DirectOnnxEncoder:
         try:
             if marker.get("format") != _MARKER_FORMAT or not marker.get("direct"):
                 return None
-            import onnxruntime as ort
-
-            session = ort.InferenceSession(
-                str(folder / "onnx" / "model.onnx"),
-                session_options(),
-                providers=["CPUExecutionProvider"],
-            )
-            return cls(
-                session,
+            return cls.open(
+                folder / "onnx" / "model.onnx",
                 (folder / TOKENIZER).read_text(),
                 int(marker["max_tokens"]),
                 int(marker["pad_id"]),
