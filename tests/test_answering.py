@@ -93,7 +93,7 @@ FLOORS = {
     },
     "tune.jsonl": {
         "hit@3": 0.96,
-        "answer_accuracy": 0.8,
+        "answer_accuracy": 0.84,
         "citation_accuracy": 0.92,
         "abstain_accuracy": 0.56,
         "false_abstain_rate": 0.0,

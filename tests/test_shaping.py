@@ -13,6 +13,7 @@ from careerqa.assistant import Assistant
 from careerqa.cleaning import without_notes
 from careerqa.ingest import ingest
 from careerqa.lexical import LexicalIndex
+from careerqa.sentences import SentenceTable
 from careerqa.settings import Settings
 from careerqa.shapes import compared, definition_term, figure_kind, gives_figure, list_noun
 from careerqa.vocabulary import Vocabulary
@@ -105,6 +106,32 @@ def test_an_answer_never_opens_with_a_dangling_connective(analyst):
     assert not answer.answer.lower().startswith("however")
     assert _without_connective("However, employers look for skill.") == "Employers look for skill."
     assert _without_connective("However the data says") == "However the data says"
+
+
+def test_a_sentence_comes_with_the_however_that_qualifies_it(analyst):
+    # "A degree is not always required." alone hides what the article says next.
+    answer = analyst.ask_sync("Is a degree required to become a data analyst?")
+    first = answer.answer.split(" [")[0]
+    assert first.endswith(
+        "A degree is not always required to become a data analyst. However, employers "
+        "look for proof of skill, such as a portfolio of finished reports."
+    ), answer.answer
+
+
+def test_only_a_qualifier_in_the_same_paragraph_travels_with_the_sentence(tmp_path, fake):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text(
+        "# Interns\n\nInterns are paid. But the pay is low in small firms. Yet another intake "
+        "starts in May.\n\nHowever, a new paragraph starts its own point.\n",
+        encoding="utf-8",
+    )
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="fake")
+    table = SentenceTable(ingest(settings, fake).data)
+    qualifies = dict(zip(table.texts, table.qualifies, strict=True))
+    assert qualifies["But the pay is low in small firms."]
+    assert not qualifies["Yet another intake starts in May."]  # "yet" without its comma
+    assert not qualifies["However, a new paragraph starts its own point."]
 
 
 def test_writers_notes_are_gone_from_the_cleaned_text_but_their_content_stays(analyst):

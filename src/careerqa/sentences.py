@@ -17,6 +17,11 @@ from .lexical import terms
 from .store import IndexData, StoredDocument
 
 _ANAPHOR = re.compile(r"^(?:this|these|those|they|their|such|it|its|that|he|she)\b", re.I)
+# A sentence that qualifies the one before it: "X. However, Y." read as "X." misleads.
+_CONTRAST = re.compile(
+    r"^(?:however|but|nevertheless|nonetheless|even so|that said|that being said|yet,)(?=\W)",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class SentenceTable:
         self.texts: list[str] = [""] * n
         self.terms: list[frozenset[str]] = [frozenset()] * n
         self.refers_back = np.zeros(n, dtype=bool)  # starts "This…", "They…"
+        self.qualifies = np.zeros(n, dtype=bool)  # "However,…" in the paragraph of row - 1
         self.headings: list[str | None] = [None] * n
         self.docs: list[str] = [""] * n
         # Each document's sentence rows by where they start in its text.
@@ -52,6 +58,8 @@ class SentenceTable:
                 self.texts[row] = text
                 self.terms[row] = frozenset(terms(text))
                 self.refers_back[row] = bool(_ANAPHOR.match(text))
+                before = doc.text[stored.chunk.sentences[k - 1][1] : a] if k else "\n"
+                self.qualifies[row] = "\n" not in before and bool(_CONTRAST.match(text))
                 self.headings[row] = stored.chunk.heading
                 self.docs[row] = stored.chunk.doc_id
         self.vectors = data.sentence_vectors

@@ -94,8 +94,13 @@ def _close(units: list[Unit], margin: float) -> list[Unit]:
 
 def _part(unit: Unit, table: SentenceTable, label: str | None = None) -> Part:
     span = table.list_at(unit.rows[-1]) if unit.lead else None
-    items = span.items[:MAX_ITEMS] if span else ()
-    return Part(unit.rows, items, label)
+    if span:
+        return Part(unit.rows, span.items[:MAX_ITEMS], label)
+    # A sentence the next one qualifies ("However, …") is never given without it.
+    after = unit.rows[-1] + 1
+    if after < len(table.texts) and table.qualifies[after]:
+        return Part((*unit.rows, after), (), label)
+    return Part(unit.rows, (), label)
 
 
 # A name: a capitalised word that is not an acronym ("Coursera", "edX", "GitHub").
@@ -174,12 +179,13 @@ def _with_more(first: Part, units: list[Unit], table: SentenceTable, limit: int)
     for unit in _close(units, CLOSE + 0.03):
         if used >= limit:
             break
-        if unit.lead or unit.rows == first.rows or used + len(unit.rows) > limit:
+        part = _part(unit, table)
+        if unit.lead or unit.rows == first.rows or used + len(part.rows) > limit:
             continue
         if _says_something_new(unit, chosen, parts, table):
             chosen.append(unit)
-            parts.append(_part(unit, table))
-            used += len(unit.rows)
+            parts.append(part)
+            used += len(part.rows)
     return parts
 
 
