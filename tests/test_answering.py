@@ -93,8 +93,8 @@ FLOORS = {
     },
     "tune.jsonl": {
         "hit@3": 0.96,
-        "answer_accuracy": 0.84,
-        "citation_accuracy": 0.92,
+        "answer_accuracy": 0.88,
+        "citation_accuracy": 0.96,
         "abstain_accuracy": 0.56,
         "false_abstain_rate": 0.0,
     },

@@ -13,9 +13,13 @@ from careerqa.assistant import Assistant
 from careerqa.cleaning import without_notes
 from careerqa.ingest import ingest
 from careerqa.lexical import LexicalIndex
+from careerqa.query import QueryPlan
+from careerqa.retrieval import search
 from careerqa.sentences import SentenceTable
 from careerqa.settings import Settings
 from careerqa.shapes import compared, definition_term, figure_kind, gives_figure, list_noun
+from careerqa.shaping import _list_of
+from careerqa.units import candidate_units
 from careerqa.vocabulary import Vocabulary
 
 from .conftest import DATA
@@ -61,6 +65,26 @@ def test_a_labelled_item_the_question_names_is_given_whole(analyst):
     assert answer.answer.startswith("Scripted Checks: Scripted checks are a routine part")
     assert "flag empty fields and impossible dates" in answer.answer
     assert answer.answer.count("[") == 1  # one passage, one citation
+
+
+def test_a_list_named_by_the_asked_noun_must_also_speak_of_what_else_is_asked(analyst):
+    index = analyst.index
+
+    def listed(question: str) -> list[str]:
+        plan = QueryPlan.make(question, [], index.lexical, index.vocabulary)
+        query = plan.query(analyst.embedder.embed(plan.texts))
+        units = candidate_units(search(index, query.vector, query.search_text, 5), index, query)
+        part = _list_of(list_noun(question), question, units, index.sentences, index.lexical)
+        return [] if part is None else [index.sentences.texts[item[0]] for item in part.items]
+
+    assert [i.split(":")[0] for i in listed("Which tools do analysts use?")] == [
+        "Excel",
+        "SQL",
+        "Tableau",
+        "Python",
+    ]
+    # The tools list names tools, but says nothing of catching errors.
+    assert listed("Which tools catch an error early?") == []
 
 
 def test_a_figure_question_gets_the_figure_of_the_asked_qualifier(analyst):

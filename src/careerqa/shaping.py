@@ -82,7 +82,7 @@ def shape_answer(
         (_defining(term, units, table) if term else None)
         or (_naming_place(question, units, table) if asks_where(question) else None)
         or _named_item(expanded, units, table, max_sentences)
-        or _list_of(list_noun(expanded), units, table)
+        or _list_of(list_noun(expanded), expanded, units, table, lexical)
         or _list_first(units, table)
     )
     return Shaped(_with_more(first, units, table, max_sentences))
@@ -139,17 +139,28 @@ def _named_item(question: str, units: list[Unit], table: SentenceTable, limit: i
     return None
 
 
-def _list_of(noun: str | None, units: list[Unit], table: SentenceTable) -> Part | None:
-    """The list whose lead-in or heading names the things asked for ("Which industries…")."""
+def _list_of(
+    noun: str | None, question: str, units: list[Unit], table: SentenceTable, lexical: LexicalIndex
+) -> Part | None:
+    """The list whose lead-in or heading names the things asked for ("Which industries…"),
+    and which says something of what else the question asks: "Which sectors are hiring
+    the most talent?" is not answered by a list of sectors that says nothing of hiring."""
     if not noun:
         return None
     wanted = set(terms(noun))
+    # The question's other words, but those the corpus never uses or uses everywhere.
+    asked = {t for t in set(terms(question)) - wanted if lexical.knows(t)}
+    asked = {t for t in asked if lexical.share(t) <= COMMON}
     for unit in _close(units, FURTHER):
         span = table.list_at(unit.rows[0])
         if span is None or len(span.items) < 3:
             continue
-        said = (table.texts[span.lead] if span.lead is not None else "") + f" {span.heading}"
-        if wanted <= set(terms(said)):
+        said = set(
+            terms((table.texts[span.lead] if span.lead is not None else "") + f" {span.heading}")
+        )
+        if not wanted <= said:
+            continue
+        if not asked or asked & said.union(*(table.terms[r] for item in span.items for r in item)):
             return _whole_list(span)
     return None
 
