@@ -93,14 +93,14 @@ FLOORS = {
     },
     "tune.jsonl": {
         "hit@3": 0.96,
-        "answer_accuracy": 0.88,
+        "answer_accuracy": 0.92,
         "citation_accuracy": 0.96,
         "abstain_accuracy": 0.56,
         "false_abstain_rate": 0.0,
     },
     "fresh.jsonl": {
         "hit@3": 0.93,
-        "answer_accuracy": 0.75,
+        "answer_accuracy": 0.77,
         "citation_accuracy": 0.91,
         "abstain_accuracy": 0.66,
         "false_abstain_rate": 0.0,

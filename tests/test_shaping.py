@@ -87,6 +87,12 @@ def test_a_list_named_by_the_asked_noun_must_also_speak_of_what_else_is_asked(an
     assert listed("Which tools catch an error early?") == []
 
 
+def test_an_item_labelled_with_a_dash_is_a_labelled_item_too(analyst):
+    answer = analyst.ask_sync("What does peer review involve?")
+    assert answer.answer.startswith("Peer Review - Another analyst rereads every report")
+    assert "discussed at the monthly team meeting. [1]" in answer.answer
+
+
 def test_a_figure_question_gets_the_figure_of_the_asked_qualifier(analyst):
     entry = analyst.ask_sync("How much do entry-level data analysts earn?")
     assert "$55,000 and $65,000" in entry.answer.split("[")[0]

@@ -38,7 +38,8 @@ NAMED = 0.35
 MAX_ITEMS = 8
 # A word used by more than this share of passages is the corpus' topic, not a side.
 COMMON = 0.25
-_LABEL = re.compile(r"^([^:]{2,50}):\s")
+# A list item's label: "Statistics: …", or "Production Code - …" (a dash, spaced).
+_LABEL = re.compile(r"^(?:([^:]{2,50}):|([A-Z][^:\-–—]{1,49}?) [-–—])\s")
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def _named_item(question: str, units: list[Unit], table: SentenceTable, limit: i
     wanted = set(terms(question))
     for unit in _close(units, NAMED):
         label = _LABEL.match(table.texts[unit.rows[0]])
-        named = set(terms(label.group(1))) if label else set()
+        named = set(terms(label.group(1) or label.group(2))) if label else set()
         span = table.list_at(unit.rows[0])
         if named and named <= wanted and span is not None:
             # The whole item answers it: "…: X are critical. This involves A, B, C."
