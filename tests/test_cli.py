@@ -60,7 +60,7 @@ def test_ask_stdin_writes_one_json_object_a_line(run):
     assert [line["answered"] for line in lines] == [True, False]
 
 
-def test_eval_prints_metrics(run, tmp_path):
+def test_eval_prints_metrics(run, tmp_path, monkeypatch):
     qs = tmp_path / "q.jsonl"
     qs.write_text(
         json.dumps(
@@ -83,6 +83,11 @@ def test_eval_prints_metrics(run, tmp_path):
     assert text.exit_code == 0, text.output
     assert "cross-validation over all sets, 2 folds" in text.output
     assert "out-of-fold" in text.output and text.output.count(f"== {qs}") == 2
+    # The folds choose their own threshold, below the configured one if they like.
+    monkeypatch.setenv("CAREERQA_ABSTAIN_THRESHOLD", "0.99")
+    strict = json.loads(run("eval", str(qs), str(qs), "--cv", "2", "--json").output)
+    assert strict[str(qs)]["metrics"]["answer_accuracy"] == 0.0  # all declined at 0.99
+    assert strict["cross_validation"]["answer_accuracy"] == 1.0
 
 
 def test_eval_compares_the_stores_side_by_side(run, tmp_path):

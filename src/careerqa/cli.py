@@ -321,15 +321,18 @@ def evaluate(
     threshold = settings.abstain_threshold
     ask_settings = settings.model_copy(update={"abstain_threshold": -10.0}) if folds else settings
     assistant = _assistant(ask_settings)
-    pooled = []
+    pooled, every = [], []  # at the configured threshold; every question answered
     report: dict[str, Any] = {}
     for file in files:
-        _, rows = run_eval(load_questions(file), lambda q: assistant.ask_sync(q, top_k))
-        rows = at_threshold(rows, threshold) if folds else rows
+        _, answered = run_eval(load_questions(file), lambda q: assistant.ask_sync(q, top_k))
+        rows = at_threshold(answered, threshold) if folds else answered
         pooled.extend(rows)
+        every.extend(answered)
         report[str(file)] = {"metrics": metrics(rows), "by_shape": by_shape(rows), "rows": rows}
     if folds:
-        cv = cross_validate(pooled, folds)
+        # A fold may choose a threshold below the configured one: it needs the answers
+        # the configured threshold would decline.
+        cv = cross_validate(every, folds)
         report["cross_validation"] = {"folds": folds, "thresholds": cv.thresholds, **cv.metrics}
     if as_json:
         for part in report.values():
