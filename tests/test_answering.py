@@ -95,7 +95,7 @@ FLOORS = {
         "hit@3": 0.96,
         "answer_accuracy": 0.92,
         "citation_accuracy": 0.96,
-        "abstain_accuracy": 0.56,
+        "abstain_accuracy": 0.6,
         "false_abstain_rate": 0.0,
     },
     "fresh.jsonl": {

@@ -17,7 +17,7 @@ from careerqa.query import QueryPlan
 from careerqa.retrieval import search
 from careerqa.sentences import SentenceTable
 from careerqa.settings import Settings
-from careerqa.shapes import compared, definition_term, figure_kind, gives_figure, list_noun
+from careerqa.shapes import compared, counted, definition_term, figure_kind, gives_figure, list_noun
 from careerqa.shaping import _list_of
 from careerqa.units import candidate_units
 from careerqa.vocabulary import Vocabulary
@@ -113,6 +113,19 @@ def test_a_where_question_is_answered_with_the_sentence_that_names_the_place(ana
     answer = analyst.ask_sync("Where can I practise data analysis for free?")
     first = answer.answer.split(" [")[0]
     assert "Kaggle" in first and "Data.gov" in first
+
+
+def test_a_count_question_is_answered_with_a_count_of_what_it_asks(analyst):
+    kept = analyst.ask_sync("How many versions of a query are kept?")
+    assert "its last three versions are kept. [1]" in kept.answer
+    # Close passages state numbers (salaries), but no count of queries or portfolios.
+    for question in (
+        "How many queries do entry-level analysts write?",
+        "How many portfolios do senior analysts keep?",
+    ):
+        assert not analyst.ask_sync(question).answered, question
+    assert counted("How many core requirements does the program have?") == "core requirements"
+    assert counted("how many vacation days per year?") == "vacation days"
 
 
 def test_a_figure_no_passage_states_is_declined(analyst):

@@ -135,6 +135,21 @@ def figure_kind(question: str) -> str | None:
     return None
 
 
+# "How many core requirements does…": the words naming what is counted.
+_COUNTED = re.compile(
+    r"\bhow many\s+(?P<things>(?:[a-z][\w-]*\s+){0,3}?[a-z][\w-]*?)"
+    r"(?=\s+(?:do|does|did|are|is|was|were|can|could|will|would|should|have|has|had|per|a|an|"
+    r"the|in|of|for|on|until|before|after|i|you|we|they|it)\b|\s*[?,.!]|\s*$)",
+    re.I,
+)
+
+
+def counted(question: str) -> str | None:
+    """What a "How many…" question counts ("core requirements"), or None."""
+    found = _COUNTED.search(last_question(question))
+    return found.group("things") if found else None
+
+
 def gives_figure(text: str, kind: str) -> bool:
     """Does a sentence state a figure of this kind?"""
     return bool(_KINDS[kind][1].search(text))

@@ -19,6 +19,7 @@ from .shapes import (
     QUALIFIERS,
     asks_where,
     compared,
+    counted,
     definition_term,
     figure_kind,
     gives_figure,
@@ -217,6 +218,10 @@ def _figure(
     giving = [
         u for u in _close(units, FURTHER) if any(gives_figure(table.texts[r], kind) for r in u.rows)
     ]
+    if kind == "count":
+        # A count of what was asked: "a quartet of core requirements", not any number.
+        things = set(terms(counted(question) or ""))
+        giving = [u for u in giving if things <= _words(u, table)]
     if not giving:
         return Shaped([], missing=f"no passage close to the question states a {kind} figure")
     wanted = {_stem(q) for q in QUALIFIERS.findall(question)}
