@@ -59,6 +59,12 @@ def test_a_definition_comes_from_the_section_the_term_heads(analyst):
     assert answer.answer.startswith("Data Cleaning: Fixing missing values, duplicate rows")
 
 
+def test_a_bare_first_item_is_given_under_its_heading(analyst):
+    # "Fixing missing values…" alone does not say what it is about.
+    answer = analyst.ask_sync("How do analysts handle duplicate rows?")
+    assert answer.answer.startswith("Data Cleaning: Fixing missing values, duplicate rows")
+
+
 def test_a_labelled_item_the_question_names_is_given_whole(analyst):
     # The item's opening sentence only restates its label; what it involves comes after.
     answer = analyst.ask_sync("What do scripted checks involve?")

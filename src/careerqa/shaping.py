@@ -98,11 +98,20 @@ def _part(unit: Unit, table: SentenceTable, label: str | None = None) -> Part:
     span = table.list_at(unit.rows[-1]) if unit.lead else None
     if span:
         return Part(unit.rows, span.items[:MAX_ITEMS], label)
+    rows = unit.rows
     # A sentence the next one qualifies ("However, …") is never given without it.
-    after = unit.rows[-1] + 1
-    if after < len(table.texts) and table.qualifies[after]:
-        return Part((*unit.rows, after), (), label)
-    return Part(unit.rows, (), label)
+    if rows[-1] + 1 < len(table.texts) and table.qualifies[rows[-1] + 1]:
+        rows = (*rows, rows[-1] + 1)
+    return Part(rows, (), label or _bare_item_heading(rows[0], table))
+
+
+def _bare_item_heading(row: int, table: SentenceTable) -> str | None:
+    """The heading over a list whose first item has no label of its own: "Algorithms
+    identify patterns in unlabeled data." is read as "Unsupervised Learning: …"."""
+    span = table.list_at(row)
+    if span is None or span.lead is not None or span.items[0][0] != row:
+        return None
+    return None if _LABEL.match(table.texts[row]) else span.heading
 
 
 # A name: a capitalised word that is not an acronym ("Coursera", "edX", "GitHub").
