@@ -119,6 +119,9 @@ def test_a_where_question_is_answered_with_the_sentence_that_names_the_place(ana
     answer = analyst.ask_sync("Where can I practise data analysis for free?")
     first = answer.answer.split(" [")[0]
     assert "Kaggle" in first and "Data.gov" in first
+    # A term with its initials, "Business Intelligence (BI)", is no place.
+    answer = analyst.ask_sync("Where can analysts find practice data?")
+    assert answer.answer.startswith("Public datasets on Kaggle"), answer.answer
 
 
 def test_a_count_question_is_answered_with_a_count_of_what_it_asks(analyst):

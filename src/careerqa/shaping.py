@@ -82,7 +82,7 @@ def shape_answer(
     term = definition_term(expanded)
     first = (
         (_defining(term, units, table) if term else None)
-        or (_naming_place(question, units, table) if asks_where(question) else None)
+        or (_naming_place(f"{question} {expanded}", units, table) if asks_where(question) else None)
         or _named_item(expanded, units, table, max_sentences)
         or _list_of(list_noun(expanded), expanded, units, table, lexical)
         or _list_first(units, table)
@@ -118,18 +118,24 @@ def _bare_item_heading(row: int, table: SentenceTable) -> str | None:
 _NAME = re.compile(r"\b(?:[A-Z][a-z]+[A-Z]?[a-z]*|[a-z]+[A-Z][A-Za-z]*)\b")
 
 
+# A term introduced with its initials, "Business Intelligence (BI)": no name of a place.
+_DEFINED_TERM = re.compile(r"(?:\b[A-Z][\w-]*\s+){1,4}\([A-Z][A-Za-z]{1,6}\)")
+
+
 def _names(text: str, asked: set[str]) -> set[str]:
     """Names a sentence uses besides the `asked` words (its first word and label aside)."""
     label = _LABEL.match(text)
-    words = text[label.end() if label else 0 :].split(maxsplit=1)
+    words = _DEFINED_TERM.sub("", text[label.end() if label else 0 :]).split(maxsplit=1)
     found = set(_NAME.findall(words[1])) if len(words) > 1 else set()
     return {n for n in found if n.lower() not in asked}
 
 
 def _naming_place(question: str, units: list[Unit], table: SentenceTable) -> Part | None:
-    """For "Where can I…": the close unit that names somewhere (a platform, a site)."""
+    """For "Where can I…": the close unit that names somewhere (a platform, a site),
+    from a little further down: a name is what the question asks for. `question` has
+    its abbreviations written out ("ML" is no name of a place: "Machine Learning")."""
     asked = {w.lower() for w in re.findall(r"\w+", question)}
-    for unit in _close(units, CLOSE):
+    for unit in _close(units, FURTHER):
         if any(_names(table.texts[r], asked) for r in unit.rows):
             return _part(unit, table)
     return None
