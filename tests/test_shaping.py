@@ -5,7 +5,9 @@ rule here has to work on text other than the shipped corpus.
 """
 
 import re
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from careerqa.answering import NOT_COVERED, _without_connective
@@ -18,8 +20,8 @@ from careerqa.retrieval import search
 from careerqa.sentences import SentenceTable
 from careerqa.settings import Settings
 from careerqa.shapes import compared, counted, definition_term, figure_kind, gives_figure, list_noun
-from careerqa.shaping import _list_of
-from careerqa.units import candidate_units
+from careerqa.shaping import Part, _list_of, _says_something_new
+from careerqa.units import Unit, candidate_units
 from careerqa.vocabulary import Vocabulary
 
 from .conftest import DATA
@@ -135,6 +137,27 @@ def test_a_count_question_is_answered_with_a_count_of_what_it_asks(analyst):
         assert not analyst.ask_sync(question).answered, question
     assert counted("How many core requirements does the program have?") == "core requirements"
     assert counted("how many vacation days per year?") == "vacation days"
+
+
+def test_a_near_duplicate_is_left_out_unless_it_states_other_figures():
+    texts = [
+        "Banks use machine learning for fraud detection and risk assessment.",
+        "Banks and insurers use machine learning to detect fraud and assess risk.",
+        "Analysts earn $60,000 on average.",
+        "On average analysts earn $75,000.",
+    ]
+    table = SimpleNamespace(texts=texts)
+    angle = np.arccos(0.87)  # as close as two sentences saying the same thing
+    vectors = [np.array([1.0, 0.0]), np.array([np.cos(angle), np.sin(angle)])]
+
+    def unit(row: int) -> Unit:
+        return Unit((row,), 0.5, 0.5, 0.5, vectors[row % 2], False)
+
+    def new(row: int, other: int) -> bool:
+        return _says_something_new(unit(row), [unit(other)], [Part((other,))], table)
+
+    assert not new(1, 0)  # the same fact, said twice
+    assert new(3, 2)  # as close, but another figure: a second source's number
 
 
 def test_a_figure_no_passage_states_is_declined(analyst):

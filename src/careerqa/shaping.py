@@ -32,8 +32,9 @@ from .units import Unit
 CLOSE = 0.12
 # A definition or the other side of a comparison may come from a little further down.
 FURTHER = 0.25
-# Units nearly as similar to each other as this say the same thing.
-DUPLICATE = 0.9
+# Units nearly as similar to each other as this say the same thing, unless they state
+# different figures ("$70,000–$90,000" for beginners, "$100,000–$150,000" on average).
+DUPLICATE = 0.85
 # A list item labelled with what the question names is its answer from further down still.
 NAMED = 0.35
 MAX_ITEMS = 8
@@ -220,10 +221,20 @@ def _with_more(first: Part, units: list[Unit], table: SentenceTable, limit: int)
 def _says_something_new(
     unit: Unit, chosen: list[Unit], parts: list[Part], table: SentenceTable
 ) -> bool:
-    if any(float(unit.vector @ c.vector) >= DUPLICATE for c in chosen):
+    figures = _figures(unit, table)
+    if any(
+        float(unit.vector @ c.vector) >= DUPLICATE and figures == _figures(c, table) for c in chosen
+    ):
         return False
     said = " ".join(table.texts[r] for p in parts for r in p.rows + sum(p.items, ())).lower()
     return not all(table.texts[r].lower() in said for r in unit.rows)
+
+
+_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+
+
+def _figures(unit: Unit, table: SentenceTable) -> set[str]:
+    return set(_NUMBER.findall(" ".join(table.texts[r] for r in unit.rows)))
 
 
 def _figure(
