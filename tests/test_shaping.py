@@ -19,7 +19,15 @@ from careerqa.query import QueryPlan
 from careerqa.retrieval import search
 from careerqa.sentences import SentenceTable
 from careerqa.settings import Settings
-from careerqa.shapes import compared, counted, definition_term, figure_kind, gives_figure, list_noun
+from careerqa.shapes import (
+    compared,
+    counted,
+    definition_term,
+    figure_kind,
+    gives_figure,
+    list_noun,
+    question_shape,
+)
 from careerqa.shaping import Part, _list_of, _says_something_new
 from careerqa.units import Unit, candidate_units
 from careerqa.vocabulary import Vocabulary
@@ -158,6 +166,12 @@ def test_a_near_duplicate_is_left_out_unless_it_states_other_figures():
 
     assert not new(1, 0)  # the same fact, said twice
     assert new(3, 2)  # as close, but another figure: a second source's number
+
+
+def test_nothing_is_compared_with_what_the_articles_never_mention(analyst):
+    answer = analyst.ask_sync("How does a data analyst's salary compare with a dentist's?")
+    assert not answer.answered and answer.citations == []
+    assert analyst.ask_sync("Excel or SQL: which is more useful for a beginner?").answered
 
 
 def test_a_figure_no_passage_states_is_declined(analyst):
@@ -327,3 +341,7 @@ def test_question_parts():
     assert definition_term("What does business intelligence mean?") == "business intelligence"
     assert compared("Excel or Python: which should I learn first?") == ("Excel", "Python")
     assert compared("How does an analyst differ from a scientist?") == ("an analyst", "a scientist")
+    # The "or" of a condition is no comparison; "compare with" is one.
+    assert compared("If I learn Excel or SQL, which jobs open up?") is None
+    assert question_shape("If I learn Excel or SQL, which jobs open up?") != "comparison"
+    assert compared("How does pay compare with a dentist's?") == ("How does pay", "a dentist's")

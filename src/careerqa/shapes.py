@@ -58,7 +58,7 @@ def last_question(text: str) -> str:
 def question_shape(question: str) -> str:
     """One of SHAPES for a question."""
     ask = last_question(question)
-    if _COMPARISON.search(ask):
+    if _COMPARISON.search(_main_clause(ask)):
         return "comparison"
     if _FIGURE.search(ask):
         return "figure"
@@ -160,7 +160,7 @@ def gives_figure(text: str, kind: str) -> bool:
 _COMPARED = re.compile(
     r"^(?:(?:for|in|as|when)\b[^,:]*[,:]\s*)?(?:(?:what|which)\b[^:]*?:\s*|"
     r"(?:should i|do i|is it better to|would you)\s+(?:\w+\s+){0,2}?)?"
-    r"(?P<a>[\w' .+#-]{2,60}?)\s+(?:or|vs\.?|versus|compared (?:to|with))\s+"
+    r"(?P<a>[\w' .+#-]{2,60}?)\s+(?:or|vs\.?|versus|compared? (?:to|with))\s+"
     r"(?P<b>[\w' .+#-]{1,60}?)\s*(?:[:?,]|$)",
     re.I,
 )
@@ -179,9 +179,18 @@ def definition_term(question: str) -> str | None:
     return term.strip() if term and len(term.split()) <= 4 else None
 
 
+# "If I do a masters in ML or data science, what topics…": the "or" is in the condition.
+_CONDITION = re.compile(r"^\s*(?:if|when|once|after|before|since|while)\b[^,?]*,\s*", re.I)
+
+
+def _main_clause(ask: str) -> str:
+    """The question without a leading condition ("If …, ")."""
+    return _CONDITION.sub("", ask, count=1)
+
+
 def compared(question: str) -> tuple[str, str] | None:
     """The two things a comparison question weighs against each other."""
-    ask = last_question(question)
+    ask = _main_clause(last_question(question))
     found = _DIFFER.search(ask)
     if found:
         a, b = (found.group("a"), found.group("b")) if found.group("a") else found.group("c", "d")

@@ -71,10 +71,14 @@ def shape_answer(
     lexical: LexicalIndex,
 ) -> Shaped:
     """The parts that answer `question` (its abbreviations written out in `expanded`)."""
+    sides = compared(expanded)
+    # Nothing is compared with what the articles never mention ("…with an actuary's?").
+    unknown = [s for s in sides or () if terms(s) and not any(map(lexical.knows, terms(s)))]
+    if unknown:
+        return Shaped([], missing=f"the articles never mention {unknown[0].strip()!r}")
     kind = figure_kind(question)
     if kind:
         return _figure(question, kind, units, table, max_sentences)
-    sides = compared(expanded)
     if sides:
         return Shaped(_comparison(sides, units, table, max_sentences, lexical))
     if question_shape(question) == "yes/no":
