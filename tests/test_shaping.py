@@ -26,6 +26,7 @@ from careerqa.shapes import (
     figure_kind,
     gives_figure,
     list_noun,
+    qualifiers,
     question_shape,
 )
 from careerqa.shaping import Part, _list_of, _says_something_new
@@ -114,6 +115,10 @@ def test_a_figure_question_gets_the_figure_of_the_asked_qualifier(analyst):
     assert "$55,000 and $65,000" in entry.answer.split("[")[0]
     senior = analyst.ask_sync("What salary do senior data analysts make?")
     assert "$90,000 to $110,000" in senior.answer.split("[")[0]
+    # Other words for the same qualifier: a new graduate's pay is the entry-level one.
+    graduate = analyst.ask_sync("How much do new grad analysts earn?")
+    assert "$55,000 and $65,000" in graduate.answer.split("[")[0]
+    assert qualifiers("after a few years under their belt") == {"experienced"}
     duration = analyst.ask_sync("How long does a certificate program take?")
     assert "three to six months" in duration.answer
 

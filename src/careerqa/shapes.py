@@ -116,12 +116,30 @@ _KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         re.compile(rf"\b\d+\b|\b{_NUMBER_WORD}\b", re.I),
     ),
 }
-# Words that say which figure of a kind: entry-level or experienced pay, the average.
-QUALIFIERS = re.compile(
-    r"\b(?:entry[- ]level|junior|starting|beginners?|senior|experienced|experience|"
-    r"mid[- ]level|average|median|typical|highest|lowest|top)\b",
-    re.I,
-)
+# Words that say which figure of a kind is asked for or given, by the figure they
+# mean: a beginner's pay ("junior", "entry-level"), an experienced one's ("senior", "a
+# few years under their belt"), the middle one, the average, the top.
+QUALIFIERS: dict[str, re.Pattern[str]] = {
+    "entry": re.compile(
+        r"\b(?:entry[- ]level|junior|starting|beginners?|first job|new grad\w*|"
+        r"(?:right )?out of (?:college|school|university|the gate))\b",
+        re.I,
+    ),
+    "experienced": re.compile(
+        r"\b(?:senior|experienced|experience|(?:a few|several|many|\d+|two|three|four|five|ten)"
+        r"(?: or more)? years (?:of experience|in|under|on))\b",
+        re.I,
+    ),
+    "mid": re.compile(r"\bmid[- ]level\b", re.I),
+    "average": re.compile(r"\b(?:average|median|typical)\b", re.I),
+    "top": re.compile(r"\b(?:highest|top)\b", re.I),
+    "lowest": re.compile(r"\blowest\b", re.I),
+}
+
+
+def qualifiers(text: str) -> set[str]:
+    """Which figures of a kind a text asks for or gives ("entry", "experienced"…)."""
+    return {name for name, said in QUALIFIERS.items() if said.search(text)}
 
 
 def figure_kind(question: str) -> str | None:

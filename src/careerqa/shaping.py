@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from .lexical import LexicalIndex, terms
 from .sentences import ListSpan, SentenceTable
 from .shapes import (
-    QUALIFIERS,
     asks_where,
     compared,
     counted,
@@ -24,6 +23,7 @@ from .shapes import (
     figure_kind,
     gives_figure,
     list_noun,
+    qualifiers,
     question_shape,
 )
 from .units import Unit
@@ -254,12 +254,12 @@ def _figure(
         giving = [u for u in giving if things <= _words(u, table)]
     if not giving:
         return Shaped([], missing=f"no passage close to the question states a {kind} figure")
-    wanted = {_stem(q) for q in QUALIFIERS.findall(question)}
+    wanted = qualifiers(question)
     # The asked qualifier first ("experienced"), then what shares most of the question's words.
     asked = set(terms(question))
     giving.sort(
         key=lambda u: (
-            not wanted & {_stem(q) for q in _qualifiers(u, table)},
+            not wanted & qualifiers(" ".join(table.texts[r] for r in u.rows)),
             -len(asked & _words(u, table)),
         )
     )
@@ -269,14 +269,6 @@ def _figure(
 def _words(unit: Unit, table: SentenceTable) -> set[str]:
     """The words of a unit's own sentences (not its heading)."""
     return set().union(*(table.terms[r] for r in unit.rows))
-
-
-def _qualifiers(unit: Unit, table: SentenceTable) -> list[str]:
-    return QUALIFIERS.findall(" ".join(table.texts[r] for r in unit.rows))
-
-
-def _stem(word: str) -> str:
-    return "".join(terms(word.replace("-", " "))) or word.lower()
 
 
 def _defining(term: str, units: list[Unit], table: SentenceTable) -> Part | None:
