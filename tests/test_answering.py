@@ -72,8 +72,8 @@ def test_odd_but_valid_questions_are_answered_or_declined_cleanly(assistant):
 
 # What each question set must keep scoring (README, "Evaluation"). dev and extra meet
 # the targets (hit@3 >= 0.92, answer >= 0.88, citation >= 0.95, abstain >= 0.95,
-# false abstain <= 0.05); dev2, tune and fresh, written independently, do not yet, and
-# are held to what the method reaches today so that no change makes them worse.
+# false abstain <= 0.05); dev2, tune, fresh and fresh2, written independently, do not
+# yet, and are held to what the method reaches today so that no change makes them worse.
 _TARGETS = {
     "hit@3": 0.92,
     "answer_accuracy": 0.88,
@@ -96,6 +96,13 @@ FLOORS = {
         "answer_accuracy": 0.92,
         "citation_accuracy": 0.96,
         "abstain_accuracy": 0.6,
+        "false_abstain_rate": 0.0,
+    },
+    "fresh2.jsonl": {
+        "hit@3": 0.87,
+        "answer_accuracy": 0.85,
+        "citation_accuracy": 0.87,
+        "abstain_accuracy": 1.0,
         "false_abstain_rate": 0.0,
     },
     "fresh.jsonl": {
