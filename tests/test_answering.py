@@ -100,8 +100,8 @@ FLOORS = {
     },
     "fresh2.jsonl": {
         "hit@3": 0.87,
-        "answer_accuracy": 0.85,
-        "citation_accuracy": 0.87,
+        "answer_accuracy": 0.87,
+        "citation_accuracy": 0.89,
         "abstain_accuracy": 1.0,
         "false_abstain_rate": 0.0,
     },

@@ -65,6 +65,13 @@ def test_a_list_question_names_every_item_on_its_own_cited_line(analyst):
         assert text.removeprefix("- ") in passage  # copied from the passage it cites
 
 
+def test_a_list_comes_after_the_close_sentence_that_names_its_items(analyst):
+    answer = analyst.ask_sync("What tools should an analyst learn?")
+    lines = _cited_lines(answer)
+    assert lines[0][0].startswith("Between them, Excel, SQL, Tableau and Python cover")
+    assert lines[1][0].endswith("tools:") and len(lines) == 6
+
+
 def test_a_definition_comes_from_the_section_the_term_heads(analyst):
     answer = analyst.ask_sync("What is data cleaning?")
     assert answer.answer.startswith("Data Cleaning: Fixing missing values, duplicate rows")

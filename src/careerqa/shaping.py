@@ -205,8 +205,9 @@ def _list_first(units: list[Unit], table: SentenceTable) -> Part:
 def _with_more(first: Part, units: list[Unit], table: SentenceTable, limit: int) -> list[Part]:
     """The first part, then close units that say something new, up to `limit` sentences."""
     parts = [first]
-    if first.items:
-        return parts  # a list is an answer of its own
+    if first.items:  # a list is an answer of its own, after its one-line summary if any
+        summary = _summary(first, units, table)
+        return [summary, first] if summary else parts
     used = len(first.rows)
     chosen = [u for u in units if u.rows == first.rows]
     for unit in _close(units, CLOSE + 0.03):
@@ -220,6 +221,34 @@ def _with_more(first: Part, units: list[Unit], table: SentenceTable, limit: int)
             parts.append(part)
             used += len(part.rows)
     return parts
+
+
+def _summary(listed: Part, units: list[Unit], table: SentenceTable) -> Part | None:
+    """A close sentence outside the list that names its items in one line ("…concepts
+    such as linear algebra, calculus, probability, and statistics"): at least three
+    of them, or all when there are fewer."""
+    names = [n for n in (_item_name(item, table) for item in listed.items) if n]
+    needed = min(3, len(listed.items))
+    if len(names) < needed or needed < 2:
+        return None
+    listed_rows = set(listed.rows).union(*listed.items)
+    for unit in _close(units, CLOSE):
+        if unit.lead or listed_rows.intersection(unit.rows):
+            continue
+        if sum(name <= _words(unit, table) for name in names) >= needed:
+            return _part(unit, table)
+    return None
+
+
+def _item_name(item: tuple[int, ...], table: SentenceTable) -> set[str] | None:
+    """The words naming a list item: its label, or the whole of a short bare item."""
+    text = table.texts[item[0]]
+    label = _LABEL.match(text)
+    if label:
+        return set(terms(label.group(1) or label.group(2))) or None
+    if len(text.split()) > 4:
+        return None
+    return set(terms(text)) or None
 
 
 def _says_something_new(
