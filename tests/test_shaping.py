@@ -72,6 +72,14 @@ def test_a_list_comes_after_the_close_sentence_that_names_its_items(analyst):
     assert lines[1][0].endswith("tools:") and len(lines) == 6
 
 
+def test_what_the_article_says_of_itself_is_no_answer(analyst):
+    answer = analyst.ask_sync("How do I become a data analyst?")
+    assert answer.answered and "This guide explains" not in answer.answer, answer.answer
+    table = analyst.index.sentences
+    framing = [t for t, f in zip(table.texts, table.framing, strict=True) if f]
+    assert framing == ["This guide explains how to become a data analyst, step by step."]
+
+
 def test_a_definition_comes_from_the_section_the_term_heads(analyst):
     answer = analyst.ask_sync("What is data cleaning?")
     assert answer.answer.startswith("Data Cleaning: Fixing missing values, duplicate rows")

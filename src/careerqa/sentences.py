@@ -17,6 +17,16 @@ from .lexical import terms
 from .store import IndexData, StoredDocument
 
 _ANAPHOR = re.compile(r"^(?:this|these|those|they|their|such|it|its|that|he|she)\b", re.I)
+# The article speaking of itself ("This comprehensive guide provides a roadmap…",
+# "Let's explore the career opportunities…"): it says what the text is about, never
+# what the reader asked.
+_FRAMING = re.compile(
+    r"\b(?:this|the following|our) (?:comprehensive |ultimate |complete )?"
+    r"(?:guide|article|post|blog(?: post| chapter)?|section|tutorial|piece|video)\b"
+    r"|\bwe(?:[’']ll| will| are going to) (?:explore|discuss|look|cover|dive|delve|walk)\b"
+    r"|\blet[’']s (?:explore|delve|dive|look|discuss)\b|^(?:read also|see also)\b",
+    re.I,
+)
 # A sentence that qualifies the one before it: "X. However, Y." read as "X." misleads.
 _CONTRAST = re.compile(
     r"^(?:however|but|nevertheless|nonetheless|even so|that said|that being said|yet,)(?=\W)",
@@ -68,6 +78,12 @@ class SentenceTable:
         self.list_of: dict[int, int] = {}  # row of a lead-in or item → its list
         for doc in data.documents.values():
             self._add_lists(doc, starts[doc.doc_id])
+        # A list's lead-in that speaks of the article ("Let's delve into these skills:")
+        # still announces its list.
+        self.framing = np.array(
+            [bool(_FRAMING.search(t)) and not self.is_lead(r) for r, t in enumerate(self.texts)],
+            dtype=bool,
+        )
 
     def heading_terms(self, row: int) -> frozenset[str]:
         """The words of the heading a row stands under."""

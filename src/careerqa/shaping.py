@@ -71,6 +71,8 @@ def shape_answer(
     lexical: LexicalIndex,
 ) -> Shaped:
     """The parts that answer `question` (its abbreviations written out in `expanded`)."""
+    # What the article says of itself answers nothing (it still counts as evidence).
+    units = [u for u in units if not all(table.framing[r] for r in u.rows)] or units
     sides = compared(expanded)
     # Nothing is compared with what the articles never mention ("…with an actuary's?").
     unknown = [s for s in sides or () if terms(s) and not any(map(lexical.knows, terms(s)))]

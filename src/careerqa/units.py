@@ -44,7 +44,12 @@ def _groups(hits: list[Hit], index: LoadedIndex) -> list[list[int]]:
         row = lo
         while row < hi:
             group = [row]
-            while group[-1] + 1 < hi and len(group) < 3 and table.refers_back[group[-1] + 1]:
+            while (
+                group[-1] + 1 < hi
+                and len(group) < 3
+                and table.refers_back[group[-1] + 1]
+                and not table.framing[group[-1] + 1]  # "This guide…" stands alone
+            ):
                 group.append(group[-1] + 1)
             row = group[-1] + 1
             if seen.intersection(group):
