@@ -29,7 +29,7 @@ from careerqa.shapes import (
     qualifiers,
     question_shape,
 )
-from careerqa.shaping import Part, _list_of, _says_something_new
+from careerqa.shaping import Part, _list_of, _names, _says_something_new, _with_more
 from careerqa.units import Unit, candidate_units
 from careerqa.vocabulary import Vocabulary
 
@@ -133,7 +133,8 @@ def test_a_figure_question_gets_the_figure_of_the_asked_qualifier(analyst):
     # Other words for the same qualifier: a new graduate's pay is the entry-level one.
     graduate = analyst.ask_sync("How much do new grad analysts earn?")
     assert "$55,000 and $65,000" in graduate.answer.split("[")[0]
-    assert qualifiers("after a few years under their belt") == {"experienced"}
+    assert qualifiers("with five years in the job") == {"experienced"}
+    assert qualifiers("analysts with no prior experience") == set()
     duration = analyst.ask_sync("How long does a certificate program take?")
     assert "three to six months" in duration.answer
 
@@ -167,6 +168,25 @@ def test_a_count_question_is_answered_with_a_count_of_what_it_asks(analyst):
     assert counted("how many vacation days per year?") == "vacation days"
 
 
+def test_a_qualifying_sentence_is_never_given_twice():
+    # "However, …" is the best unit; what it qualifies comes next and must not bring it again.
+    texts = ["Degrees help.", "A degree is not always required.", "However, skill counts."]
+    table = SimpleNamespace(texts=texts, qualifies=[False, False, True], list_at=lambda row: None)
+    vectors = np.eye(3)
+    units = [Unit((r,), 0.5, 0.5, 0.5, vectors[r], False) for r in (2, 1, 0)]
+    parts = _with_more(Part((2,)), units, table, 3)
+    rows = [r for part in parts for r in part.rows]
+    assert len(rows) == len(set(rows)) and rows[0] == 2
+
+
+def test_names_of_places_in_prose():
+    # A spaced dash in prose is no label; the words of a term's initials are no place.
+    assert _names("Most beginners learn SQL on Coursera - it is free to audit.", set()) == {
+        "Coursera"
+    }
+    assert _names("Try the free Kaggle Business Intelligence (BI) challenges.", set()) == {"Kaggle"}
+
+
 def test_a_near_duplicate_is_left_out_unless_it_states_other_figures():
     texts = [
         "Banks use machine learning for fraud detection and risk assessment.",
@@ -192,6 +212,9 @@ def test_nothing_is_compared_with_what_the_articles_never_mention(analyst):
     answer = analyst.ask_sync("How does a data analyst's salary compare with a dentist's?")
     assert not answer.answered and answer.citations == []
     assert analyst.ask_sync("Excel or SQL: which is more useful for a beginner?").answered
+    # Numbers are no side the articles must mention, nor is a misspelt word.
+    assert analyst.ask_sync("Can I become an analyst at 40 or 50?").answered
+    assert analyst.index.lexical.resembles("tablaeu") and not analyst.index.lexical.knows("tablaeu")
 
 
 def test_a_figure_no_passage_states_is_declined(analyst):
@@ -364,4 +387,7 @@ def test_question_parts():
     # The "or" of a condition is no comparison; "compare with" is one.
     assert compared("If I learn Excel or SQL, which jobs open up?") is None
     assert question_shape("If I learn Excel or SQL, which jobs open up?") != "comparison"
-    assert compared("How does pay compare with a dentist's?") == ("How does pay", "a dentist's")
+    assert compared("How does pay compare with a dentist's?") == ("pay", "a dentist's")
+    # …unless the condition holds the choice the main clause weighs.
+    assert compared("If I had to pick Excel or SQL, which is better?") is not None
+    assert counted("How many versions stay saved?") == "versions"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import difflib
 import logging
 import math
 import re
@@ -107,6 +108,10 @@ class LexicalIndex:
         if i < len(self._vocabulary) and self._vocabulary[i].startswith(term):
             return True
         return any(term.startswith(term[:n]) and term[:n] in self._df for n in range(4, len(term)))
+
+    def resembles(self, term: str) -> bool:
+        """Is this term a likely misspelling of one the corpus uses ("exel" → "excel")?"""
+        return bool(difflib.get_close_matches(term, self._vocabulary, n=1, cutoff=0.8))
 
     def without_unknown_words(self, question: str) -> str | None:
         """The question minus the words the corpus never uses, or None when it uses them all."""

@@ -21,15 +21,16 @@ _ANAPHOR = re.compile(r"^(?:this|these|those|they|their|such|it|its|that|he|she)
 # "Let's explore the career opportunities…"): it says what the text is about, never
 # what the reader asked.
 _FRAMING = re.compile(
-    r"\b(?:this|the following|our) (?:comprehensive |ultimate |complete )?"
-    r"(?:guide|article|post|blog(?: post| chapter)?|section|tutorial|piece|video)\b"
-    r"|\bwe(?:[’']ll| will| are going to) (?:explore|discuss|look|cover|dive|delve|walk)\b"
-    r"|\blet[’']s (?:explore|delve|dive|look|discuss)\b|^(?:read also|see also)\b",
+    r"\b(?:this|the following|our) (?:\w+ )?(?:guide|article|blog(?: post)?|post|tutorial)\b(?!-)"
+    r"|\bin this (?:section|chapter)\b"
+    r"|\bwe(?:[’']ll| will| are going to) (?:explore|discuss|cover|look at|dive into|delve into|"
+    r"walk (?:you )?through)\b"
+    r"|\blet[’']s (?:explore|delve|dive)\b|^(?:read also|see also)\b",
     re.I,
 )
 # A sentence that qualifies the one before it: "X. However, Y." read as "X." misleads.
 _CONTRAST = re.compile(
-    r"^(?:however|but|nevertheless|nonetheless|even so|that said|that being said|yet,)(?=\W)",
+    r"^(?:however,|but\b|nevertheless|nonetheless|even so|that said|that being said|yet,)",
     re.I,
 )
 
@@ -56,6 +57,7 @@ class SentenceTable:
         self.docs: list[str] = [""] * n
         # Each document's sentence rows by where they start in its text.
         starts: dict[str, dict[int, int]] = {doc_id: {} for doc_id in data.documents}
+        ends: dict[int, int] = {}
         for stored in data.chunks:
             doc = data.documents[stored.chunk.doc_id]
             lo, _ = stored.sentence_rows
@@ -68,8 +70,7 @@ class SentenceTable:
                 self.texts[row] = text
                 self.terms[row] = frozenset(terms(text))
                 self.refers_back[row] = bool(_ANAPHOR.match(text))
-                before = doc.text[stored.chunk.sentences[k - 1][1] : a] if k else "\n"
-                self.qualifies[row] = "\n" not in before and bool(_CONTRAST.match(text))
+                ends[row] = b
                 self.headings[row] = stored.chunk.heading
                 self.docs[row] = stored.chunk.doc_id
         self.vectors = data.sentence_vectors
@@ -78,12 +79,22 @@ class SentenceTable:
         self.list_of: dict[int, int] = {}  # row of a lead-in or item → its list
         for doc in data.documents.values():
             self._add_lists(doc, starts[doc.doc_id])
+            self._add_qualifiers(doc.text, starts[doc.doc_id], ends)
         # A list's lead-in that speaks of the article ("Let's delve into these skills:")
         # still announces its list.
         self.framing = np.array(
             [bool(_FRAMING.search(t)) and not self.is_lead(r) for r, t in enumerate(self.texts)],
             dtype=bool,
         )
+
+    def _add_qualifiers(self, text: str, starts: dict[int, int], ends: dict[int, int]) -> None:
+        """Mark the sentences that open with a contrast in the paragraph of the one before."""
+        previous = None
+        for start in sorted(starts):
+            row = starts[start]
+            if previous is not None and "\n" not in text[ends[previous] : start]:
+                self.qualifies[row] = bool(_CONTRAST.match(self.texts[row]))
+            previous = row
 
     def heading_terms(self, row: int) -> frozenset[str]:
         """The words of the heading a row stands under."""

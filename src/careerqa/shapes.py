@@ -121,12 +121,14 @@ _KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 # few years under their belt"), the middle one, the average, the top.
 QUALIFIERS: dict[str, re.Pattern[str]] = {
     "entry": re.compile(
-        r"\b(?:entry[- ]level|junior|starting|beginners?|first job|new grad\w*|"
+        r"\b(?:entry[- ]level|junior|starting (?:salar\w+|pay|wages?|out)|beginners?|first job|"
+        r"new grad\w*|"
         r"(?:right )?out of (?:college|school|university|the gate))\b",
         re.I,
     ),
     "experienced": re.compile(
-        r"\b(?:senior|experienced|experience|(?:a few|several|many|\d+|two|three|four|five|ten)"
+        r"\b(?:senior|experienced|(?:more|significant|extensive|considerable|years of) experience|"
+        r"(?:a few|several|many|\d+|two|three|four|five|ten)"
         r"(?: or more)? years (?:of experience|in|under|on))\b",
         re.I,
     ),
@@ -155,7 +157,7 @@ def figure_kind(question: str) -> str | None:
 
 # "How many core requirements does…": the words naming what is counted.
 _COUNTED = re.compile(
-    r"\bhow many\s+(?P<things>(?:[a-z][\w-]*\s+){0,3}?[a-z][\w-]*?)"
+    r"\bhow many\s+(?P<things>(?:[a-z][\w-]*\s+){0,5}?[a-z][\w-]*?)"
     r"(?=\s+(?:do|does|did|are|is|was|were|can|could|will|would|should|have|has|had|per|a|an|"
     r"the|in|of|for|on|until|before|after|i|you|we|they|it)\b|\s*[?,.!]|\s*$)",
     re.I,
@@ -163,9 +165,14 @@ _COUNTED = re.compile(
 
 
 def counted(question: str) -> str | None:
-    """What a "How many…" question counts ("core requirements"), or None."""
+    """What a "How many…" question counts ("core requirements"), or None: the words up
+    to the first plural ("versions" of "versions stay saved"), else the first word."""
     found = _COUNTED.search(last_question(question))
-    return found.group("things") if found else None
+    if not found:
+        return None
+    words = found.group("things").split()
+    plural = next((i for i, w in enumerate(words) if re.search(r"[^siu]s$", w)), None)
+    return " ".join(words[:1] if plural is None else words[: plural + 1])
 
 
 def gives_figure(text: str, kind: str) -> bool:
@@ -176,7 +183,8 @@ def gives_figure(text: str, kind: str) -> bool:
 # --- what a definition defines; what a comparison compares ---------------------------
 
 _COMPARED = re.compile(
-    r"^(?:(?:for|in|as|when)\b[^,:]*[,:]\s*)?(?:(?:what|which)\b[^:]*?:\s*|"
+    r"^(?:(?:for|in|as|when)\b[^,:]*[,:]\s*)?(?:how (?:does|do|is|are|did)\s+)?"
+    r"(?:(?:what|which)\b[^:]*?:\s*|"
     r"(?:should i|do i|is it better to|would you)\s+(?:\w+\s+){0,2}?)?"
     r"(?P<a>[\w' .+#-]{2,60}?)\s+(?:or|vs\.?|versus|compared? (?:to|with))\s+"
     r"(?P<b>[\w' .+#-]{1,60}?)\s*(?:[:?,]|$)",
@@ -201,20 +209,35 @@ def definition_term(question: str) -> str | None:
 _CONDITION = re.compile(r"^\s*(?:if|when|once|after|before|since|while)\b[^,?]*,\s*", re.I)
 
 
+# What weighs a choice in the main clause: "If I had to pick Python or R, which is better?"
+_CHOICE = re.compile(
+    r"\b(?:which (?:one|is|of (?:them|the two|these))|better|rather|prefer|or|vs\.?|versus|"
+    r"matters? mo(?:re|st))\b",
+    re.I,
+)
+
+
 def _main_clause(ask: str) -> str:
-    """The question without a leading condition ("If …, ")."""
-    return _CONDITION.sub("", ask, count=1)
+    """The question without a leading condition ("If …, "), unless the condition holds
+    the choice the main clause asks about ("…Python or R, which is better?")."""
+    main = _CONDITION.sub("", ask, count=1)
+    return ask if main != ask and _CHOICE.search(main) else main
 
 
 def compared(question: str) -> tuple[str, str] | None:
     """The two things a comparison question weighs against each other."""
-    ask = _main_clause(last_question(question))
-    found = _DIFFER.search(ask)
-    if found:
-        a, b = (found.group("a"), found.group("b")) if found.group("a") else found.group("c", "d")
-        return a.strip(), b.strip()
-    found = _COMPARED.search(ask)
-    return (found.group("a").strip(), found.group("b").strip()) if found else None
+    ask = last_question(question)
+    main = _CONDITION.sub("", ask, count=1)
+    # The main clause first; the condition too when the main clause weighs a choice.
+    for text in (main, ask) if _main_clause(ask) == ask else (main,):
+        found = _DIFFER.search(text)
+        if found:
+            a, b = found.group("a", "b") if found.group("a") else found.group("c", "d")
+            return a.strip(), b.strip()
+        found = _COMPARED.search(text)
+        if found:
+            return found.group("a").strip(), found.group("b").strip()
+    return None
 
 
 _LIST_NOUN = re.compile(

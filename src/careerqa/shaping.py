@@ -27,6 +27,7 @@ from .shapes import (
     question_shape,
 )
 from .units import Unit
+from .vocabulary import spelled_out
 
 # Units this much below the best still answer the question; the shape picks among them.
 CLOSE = 0.12
@@ -38,10 +39,14 @@ DUPLICATE = 0.85
 # A list item labelled with what the question names is its answer from further down still.
 NAMED = 0.35
 MAX_ITEMS = 8
+# A unit with the sentence that qualifies it stays within the default sentence limit.
+MAX_GROUP = 3
 # A word used by more than this share of passages is the corpus' topic, not a side.
 COMMON = 0.25
-# A list item's label: "Statistics: …", or "Production Code - …" (a dash, spaced).
-_LABEL = re.compile(r"^(?:([^:]{2,50}):|([A-Z][^:\-–—]{1,49}?) [-–—])\s")
+# A list item's label: "Statistics: …", or "Production Code - …" (a dash, spaced; read
+# as a label only in a list item, where prose's "hard - but doable" does not occur).
+_LABEL = re.compile(r"^(?:([^:]{2,50}):|([A-Z][^:]{1,49}?)\s[-–—])\s")
+_COLON_LABEL = re.compile(r"^([^:]{2,50}):\s")
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,7 @@ def shape_answer(
     units = [u for u in units if not all(table.framing[r] for r in u.rows)] or units
     sides = compared(expanded)
     # Nothing is compared with what the articles never mention ("…with an actuary's?").
-    unknown = [s for s in sides or () if terms(s) and not any(map(lexical.knows, terms(s)))]
+    unknown = [s for s in sides or () if _never_mentioned(s, lexical)]
     if unknown:
         return Shaped([], missing=f"the articles never mention {unknown[0].strip()!r}")
     kind = figure_kind(question)
@@ -97,6 +102,12 @@ def shape_answer(
     return Shaped(_with_more(first, units, table, max_sentences))
 
 
+def _never_mentioned(side: str, lexical: LexicalIndex) -> bool:
+    """A side named by words (not "50") none of which the corpus uses, nor misspells."""
+    words = [t for t in terms(side) if t.isalpha()]
+    return bool(words) and not any(lexical.knows(t) or lexical.resembles(t) for t in words)
+
+
 def _close(units: list[Unit], margin: float) -> list[Unit]:
     return [u for u in units if u.score >= units[0].score - margin]
 
@@ -107,8 +118,9 @@ def _part(unit: Unit, table: SentenceTable, label: str | None = None) -> Part:
         return Part(unit.rows, span.items[:MAX_ITEMS], label)
     rows = unit.rows
     # A sentence the next one qualifies ("However, …") is never given without it.
-    if rows[-1] + 1 < len(table.texts) and table.qualifies[rows[-1] + 1]:
-        rows = (*rows, rows[-1] + 1)
+    after = rows[-1] + 1
+    if after < len(table.texts) and table.qualifies[after] and len(rows) < MAX_GROUP:
+        rows = (*rows, after)
     return Part(rows, (), label or _bare_item_heading(rows[0], table))
 
 
@@ -126,13 +138,25 @@ _NAME = re.compile(r"\b(?:[A-Z][a-z]+[A-Z]?[a-z]*|[a-z]+[A-Z][A-Za-z]*)\b")
 
 
 # A term introduced with its initials, "Business Intelligence (BI)": no name of a place.
-_DEFINED_TERM = re.compile(r"(?:\b[A-Z][\w-]*\s+){1,4}\([A-Z][A-Za-z]{1,6}\)")
+_INITIALS = re.compile(r"\(([A-Z][A-Za-z]{1,6})\)")
+
+
+def _without_defined_terms(text: str) -> str:
+    """The text without the words initials stand for: "Kaggle Business Intelligence
+    (BI) challenges" keeps "Kaggle"."""
+    for found in reversed(list(_INITIALS.finditer(text))):
+        before = text[: found.start()].split()
+        spelled = spelled_out(before, found.group(1).lower())
+        if spelled:
+            start = text.rindex(spelled, 0, found.start())
+            text = text[:start] + text[found.end() :]
+    return text
 
 
 def _names(text: str, asked: set[str]) -> set[str]:
     """Names a sentence uses besides the `asked` words (its first word and label aside)."""
-    label = _LABEL.match(text)
-    words = _DEFINED_TERM.sub("", text[label.end() if label else 0 :]).split(maxsplit=1)
+    label = _COLON_LABEL.match(text)
+    words = _without_defined_terms(text[label.end() if label else 0 :]).split(maxsplit=1)
     found = set(_NAME.findall(words[1])) if len(words) > 1 else set()
     return {n for n in found if n.lower() not in asked}
 
@@ -163,6 +187,16 @@ def _named_item(question: str, units: list[Unit], table: SentenceTable, limit: i
     return None
 
 
+# Words that weigh or time what a question asks rather than name it.
+_WEIGHING = frozenset(
+    terms(
+        "first most best top main key major good great important today now nowadays "
+        "currently really actually right usually typically often also still just even "
+        "ever generally mostly"
+    )
+)
+
+
 def _list_of(
     noun: str | None, question: str, units: list[Unit], table: SentenceTable, lexical: LexicalIndex
 ) -> Part | None:
@@ -172,8 +206,9 @@ def _list_of(
     if not noun:
         return None
     wanted = set(terms(noun))
-    # The question's other words, but those the corpus never uses or uses everywhere.
-    asked = {t for t in set(terms(question)) - wanted if lexical.knows(t)}
+    # The question's other words, but those the corpus never uses or uses everywhere,
+    # and the ones that only weigh the question ("first", "most", "today").
+    asked = {t for t in set(terms(question)) - wanted - _WEIGHING if lexical.knows(t)}
     asked = {t for t in asked if lexical.share(t) <= COMMON}
     for unit in _close(units, FURTHER):
         span = table.list_at(unit.rows[0])
@@ -211,17 +246,19 @@ def _with_more(first: Part, units: list[Unit], table: SentenceTable, limit: int)
         summary = _summary(first, units, table)
         return [summary, first] if summary else parts
     used = len(first.rows)
+    given = set(first.rows)
     chosen = [u for u in units if u.rows == first.rows]
     for unit in _close(units, CLOSE + 0.03):
         if used >= limit:
             break
         part = _part(unit, table)
-        if unit.lead or unit.rows == first.rows or used + len(part.rows) > limit:
-            continue
+        if unit.lead or given.intersection(part.rows) or used + len(part.rows) > limit:
+            continue  # a row is never given twice ("However, …" first, then what it qualifies)
         if _says_something_new(unit, chosen, parts, table):
             chosen.append(unit)
             parts.append(part)
             used += len(part.rows)
+            given.update(part.rows)
     return parts
 
 
@@ -229,11 +266,14 @@ def _summary(listed: Part, units: list[Unit], table: SentenceTable) -> Part | No
     """A close sentence outside the list that names its items in one line ("…concepts
     such as linear algebra, calculus, probability, and statistics"): at least three
     of them, or all when there are fewer."""
-    names = [n for n in (_item_name(item, table) for item in listed.items) if n]
-    needed = min(3, len(listed.items))
+    span = table.list_at(listed.items[0][0])
+    if span is None:
+        return None
+    names = [n for n in (_item_name(item, table) for item in span.items) if n]
+    needed = min(3, len(span.items))
     if len(names) < needed or needed < 2:
         return None
-    listed_rows = set(listed.rows).union(*listed.items)
+    listed_rows = set(listed.rows).union(*span.items)
     for unit in _close(units, CLOSE):
         if unit.lead or listed_rows.intersection(unit.rows):
             continue

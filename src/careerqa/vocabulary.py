@@ -33,7 +33,7 @@ def _letters(abbreviation: str) -> str:
     return abbreviation.lower()
 
 
-def _long_form(words: list[str], letters: str) -> str | None:
+def spelled_out(words: list[str], letters: str) -> str | None:
     """The last words before "(ABC)" whose initials are A, B, C (skipping "of", "and")."""
     picked: list[str] = []
     want = list(letters)
@@ -60,7 +60,7 @@ class Vocabulary:
         names: Counter[str] = Counter()
         for text in texts:
             for found in _DEFINED.finditer(text):
-                long = _long_form(found.group(1).split(), _letters(found.group(2)))
+                long = spelled_out(found.group(1).split(), _letters(found.group(2)))
                 if long:
                     self.abbreviations.setdefault(_letters(found.group(2)), long.lower())
             names.update(n.group() for n in _CAPITALISED.finditer(text))
