@@ -87,7 +87,7 @@ FLOORS = {
     "dev2.jsonl": {
         "hit@3": 0.85,
         "answer_accuracy": 0.81,
-        "citation_accuracy": 0.93,
+        "citation_accuracy": 0.9,
         "abstain_accuracy": 0.91,
         "false_abstain_rate": 0.09,
     },

@@ -255,7 +255,8 @@ def test_only_a_qualifier_in_the_same_paragraph_travels_with_the_sentence(tmp_pa
     corpus.mkdir()
     (corpus / "a.md").write_text(
         "# Interns\n\nInterns are paid. But the pay is low in small firms. Yet another intake "
-        "starts in May.\n\nHowever, a new paragraph starts its own point.\n",
+        "starts in May. Mainly because demand is high.\n\n"
+        "However, a new paragraph starts its own point.\n",
         encoding="utf-8",
     )
     settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="fake")
@@ -264,6 +265,9 @@ def test_only_a_qualifier_in_the_same_paragraph_travels_with_the_sentence(tmp_pa
     assert qualifies["But the pay is low in small firms."]
     assert not qualifies["Yet another intake starts in May."]  # "yet" without its comma
     assert not qualifies["However, a new paragraph starts its own point."]
+    # A reason given on its own leans on the sentence before it.
+    refers = dict(zip(table.texts, table.refers_back, strict=True))
+    assert refers["Mainly because demand is high."] and not refers["Interns are paid."]
 
 
 def test_writers_notes_are_gone_from_the_cleaned_text_but_their_content_stays(analyst):

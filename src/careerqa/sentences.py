@@ -16,7 +16,13 @@ from .cleaning import LIST_MARKER
 from .lexical import terms
 from .store import IndexData, StoredDocument
 
-_ANAPHOR = re.compile(r"^(?:this|these|those|they|their|such|it|its|that|he|she)\b", re.I)
+# A sentence that leans on the one before: "This…", "They…", or a reason given on its
+# own ("Mainly because you will be asked about it in interviews.").
+_ANAPHOR = re.compile(
+    r"^(?:this|these|those|they|their|such|it|its|that|he|she|"
+    r"(?:mainly|partly|largely|simply|probably|mostly) because)\b",
+    re.I,
+)
 # The article speaking of itself ("This comprehensive guide provides a roadmap…",
 # "Let's explore the career opportunities…"): it says what the text is about, never
 # what the reader asked.
