@@ -209,8 +209,12 @@ def test_a_near_duplicate_is_left_out_unless_it_states_other_figures():
 
 
 def test_nothing_is_compared_with_what_the_articles_never_mention(analyst):
-    answer = analyst.ask_sync("How does a data analyst's salary compare with a dentist's?")
-    assert not answer.answered and answer.citations == []
+    for question in (
+        "How does a data analyst's salary compare with a dentist's?",
+        "How does a data analyst salary compare with a dentist salary?",  # "salary" is shared
+    ):
+        answer = analyst.ask_sync(question)
+        assert not answer.answered and answer.citations == [], question
     assert analyst.ask_sync("Excel or SQL: which is more useful for a beginner?").answered
     # Numbers are no side the articles must mention, nor is a misspelt word.
     assert analyst.ask_sync("Can I become an analyst at 40 or 50?").answered

@@ -80,7 +80,7 @@ def shape_answer(
     units = [u for u in units if not all(table.framing[r] for r in u.rows)] or units
     sides = compared(expanded)
     # Nothing is compared with what the articles never mention ("…with an actuary's?").
-    unknown = [s for s in sides or () if _never_mentioned(s, lexical)]
+    unknown = [s for s, other in _pairs(sides) if _never_mentioned(s, other, lexical)]
     if unknown:
         return Shaped([], missing=f"the articles never mention {unknown[0].strip()!r}")
     kind = figure_kind(question)
@@ -102,9 +102,15 @@ def shape_answer(
     return Shaped(_with_more(first, units, table, max_sentences))
 
 
-def _never_mentioned(side: str, lexical: LexicalIndex) -> bool:
-    """A side named by words (not "50") none of which the corpus uses, nor misspells."""
-    words = [t for t in terms(side) if t.isalpha()]
+def _pairs(sides: tuple[str, str] | None) -> list[tuple[str, str]]:
+    return [sides, (sides[1], sides[0])] if sides else []
+
+
+def _never_mentioned(side: str, other: str, lexical: LexicalIndex) -> bool:
+    """A side whose own words ("actuary" of "an actuary salary" beside "an ML engineer
+    salary"; numbers aside) the corpus neither uses nor misspells."""
+    own = set(terms(side)) - set(terms(other)) or set(terms(side))
+    words = [t for t in own if t.isalpha()]
     return bool(words) and not any(lexical.knows(t) or lexical.resembles(t) for t in words)
 
 
