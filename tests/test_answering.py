@@ -72,7 +72,7 @@ def test_odd_but_valid_questions_are_answered_or_declined_cleanly(assistant):
 
 # What each question set must keep scoring (README, "Evaluation"). dev and extra meet
 # the targets (hit@3 >= 0.92, answer >= 0.88, citation >= 0.95, abstain >= 0.95,
-# false abstain <= 0.05); dev2, tune, fresh and fresh2, written independently, do not
+# false abstain <= 0.05); dev2, tune, fresh, fresh2 and fresh3, written independently, do not
 # yet, and are held to what the method reaches today so that no change makes them worse.
 _TARGETS = {
     "hit@3": 0.92,
@@ -97,6 +97,13 @@ FLOORS = {
         "citation_accuracy": 0.96,
         "abstain_accuracy": 0.6,
         "false_abstain_rate": 0.0,
+    },
+    "fresh3.jsonl": {
+        "hit@3": 0.93,
+        "answer_accuracy": 0.81,
+        "citation_accuracy": 0.91,
+        "abstain_accuracy": 0.83,
+        "false_abstain_rate": 0.03,
     },
     "fresh2.jsonl": {
         "hit@3": 0.87,
