@@ -72,6 +72,14 @@ def test_a_list_comes_after_the_close_sentence_that_names_its_items(analyst):
     assert lines[1][0].endswith("tools:") and len(lines) == 6
 
 
+def test_a_how_question_gets_the_rest_of_the_paragraph(analyst):
+    # The best sentence, then what its paragraph goes on to say, as one cited passage.
+    answer = analyst.ask_sync("How do I become a data analyst?")
+    first = answer.answer.split(" [")[0]
+    assert first.startswith("A degree is not always required"), answer.answer
+    assert first.endswith("moved into the role after a short course.")
+
+
 def test_what_the_article_says_of_itself_is_no_answer(analyst):
     answer = analyst.ask_sync("How do I become a data analyst?")
     assert answer.answered and "This guide explains" not in answer.answer, answer.answer

@@ -58,6 +58,7 @@ class SentenceTable:
         self.texts: list[str] = [""] * n
         self.terms: list[frozenset[str]] = [frozenset()] * n
         self.refers_back = np.zeros(n, dtype=bool)  # starts "This…", "They…"
+        self.continues = np.zeros(n, dtype=bool)  # in the paragraph of row - 1
         self.qualifies = np.zeros(n, dtype=bool)  # "However,…" in the paragraph of row - 1
         self.headings: list[str | None] = [None] * n
         self.docs: list[str] = [""] * n
@@ -85,7 +86,7 @@ class SentenceTable:
         self.list_of: dict[int, int] = {}  # row of a lead-in or item → its list
         for doc in data.documents.values():
             self._add_lists(doc, starts[doc.doc_id])
-            self._add_qualifiers(doc.text, starts[doc.doc_id], ends)
+            self._add_paragraphs(doc.text, starts[doc.doc_id], ends)
         # A list's lead-in that speaks of the article ("Let's delve into these skills:")
         # still announces its list.
         self.framing = np.array(
@@ -93,12 +94,14 @@ class SentenceTable:
             dtype=bool,
         )
 
-    def _add_qualifiers(self, text: str, starts: dict[int, int], ends: dict[int, int]) -> None:
-        """Mark the sentences that open with a contrast in the paragraph of the one before."""
+    def _add_paragraphs(self, text: str, starts: dict[int, int], ends: dict[int, int]) -> None:
+        """Mark the sentences that go on the paragraph of the one before, and those of them
+        that open with a contrast."""
         previous = None
         for start in sorted(starts):
             row = starts[start]
             if previous is not None and "\n" not in text[ends[previous] : start]:
+                self.continues[row] = True
                 self.qualifies[row] = bool(_CONTRAST.match(self.texts[row]))
             previous = row
 

@@ -88,7 +88,8 @@ def shape_answer(
         return _figure(question, kind, units, table, max_sentences)
     if sides:
         return Shaped(_comparison(sides, units, table, max_sentences, lexical))
-    if question_shape(question) == "yes/no":
+    shape = question_shape(question)
+    if shape == "yes/no":
         parts = _with_more(_list_first(units, table), units, table, max_sentences)
         return Shaped(parts, lead=yes_or_no(question, units[0], table))
     term = definition_term(expanded)
@@ -99,7 +100,27 @@ def shape_answer(
         or _list_of(list_noun(expanded), expanded, units, table, lexical)
         or _list_first(units, table)
     )
-    return Shaped(_with_more(first, units, table, max_sentences))
+    steps = _paragraph_on(first, table, max_sentences) if shape == "steps" else None
+    return Shaped([steps] if steps else _with_more(first, units, table, max_sentences))
+
+
+def _paragraph_on(first: Part, table: SentenceTable, limit: int) -> Part | None:
+    """For "How do I…": the best sentence and the ones after it in its paragraph, which
+    say how ("…is achievable with planning. Begin by building… Focus on…")."""
+    if first.items:
+        return None
+    rows = list(first.rows)
+    after = rows[-1] + 1
+    while (
+        len(rows) < limit
+        and after < len(table.texts)
+        and table.continues[after]
+        and table.list_at(after) is None
+        and not table.framing[after]
+    ):
+        rows.append(after)
+        after += 1
+    return Part(tuple(rows), (), first.label) if len(rows) > len(first.rows) else None
 
 
 def _pairs(sides: tuple[str, str] | None) -> list[tuple[str, str]]:
