@@ -58,7 +58,7 @@ def last_question(text: str) -> str:
 def question_shape(question: str) -> str:
     """One of SHAPES for a question."""
     ask = last_question(question)
-    if _COMPARISON.search(_main_clause(ask)):
+    if _COMPARISON.search(_clauses(ask)[-1]):
         return "comparison"
     if _FIGURE.search(ask):
         return "figure"
@@ -217,19 +217,17 @@ _CHOICE = re.compile(
 )
 
 
-def _main_clause(ask: str) -> str:
-    """The question without a leading condition ("If …, "), unless the condition holds
-    the choice the main clause asks about ("…Python or R, which is better?")."""
+def _clauses(ask: str) -> tuple[str, ...]:
+    """Where a comparison is looked for: the question without a leading condition ("If
+    …, "), then the whole question when the main clause weighs a choice the condition
+    holds ("If I had to pick Python or R, which is better?")."""
     main = _CONDITION.sub("", ask, count=1)
-    return ask if main != ask and _CHOICE.search(main) else main
+    return (main, ask) if main != ask and _CHOICE.search(main) else (main,)
 
 
 def compared(question: str) -> tuple[str, str] | None:
     """The two things a comparison question weighs against each other."""
-    ask = last_question(question)
-    main = _CONDITION.sub("", ask, count=1)
-    # The main clause first; the condition too when the main clause weighs a choice.
-    for text in (main, ask) if _main_clause(ask) == ask else (main,):
+    for text in _clauses(last_question(question)):
         found = _DIFFER.search(text)
         if found:
             a, b = found.group("a", "b") if found.group("a") else found.group("c", "d")
