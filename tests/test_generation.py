@@ -8,9 +8,10 @@ import pytest
 
 from careerqa.app import create_app
 from careerqa.assistant import Assistant, Draft, Finished, Started
-from careerqa.checking import claims, figures
+from careerqa.checking import claims
 from careerqa.ingest import ingest
 from careerqa.settings import Settings
+from careerqa.shapes import figures
 
 from .conftest import DATA, LiveServer
 from .model_server import ScriptedModel

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from .adapting import question_embedder
 from .answering import Answer, Citation, Unsupported, compose, make_citations
-from .checking import Passage, claims, figures, judge, render
+from .checking import Passage, claims, judge, render
 from .conversation import Turn
 from .embedding import Embedder, embed_async
 from .errors import GenerationError
@@ -27,6 +27,7 @@ from .loaded import EmbeddedSearcher, LoadedIndex
 from .query import QueryPlan
 from .retrieval import Hit, search
 from .settings import Settings
+from .shapes import figures
 from .store import IndexData
 
 log = logging.getLogger(__name__)

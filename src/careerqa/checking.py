@@ -25,6 +25,7 @@ from functools import cached_property
 import numpy as np
 
 from .lexical import terms
+from .shapes import figures
 
 # Fitted by `python bench/calibrate_checker.py` on claims made from the question sets
 # (README, "Generated answers"): out-of-fold, 89 % of supported claims kept and 94 % of
@@ -37,8 +38,6 @@ MIN_WORDS = 2
 
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“(\[A-Z0-9$£€-])")
-# "$120,000", "120k", "21%", "2018", "3.5": what a claim must not invent.
-_FIGURE = re.compile(r"[$£€]?\d[\d,]*(?:\.\d+)?\s*(?:%|percent|k\b|K\b)?")
 _ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _SAME_QUOTES = str.maketrans("‘’“”", "''\"\"")
 
@@ -120,18 +119,6 @@ def _without_cut_off(text: str, cut: bool) -> str:
         return text
     lines[-1] = " ".join(_SENTENCE_END.split(last)[:-1])
     return "\n".join(lines)
-
-
-def figures(text: str) -> set[str]:
-    """The figures a text states, normalised: "$120,000" → "120000", "21 %" → "21%"."""
-    found = set()
-    for match in _FIGURE.finditer(text):
-        raw = match.group().lower().replace(",", "").replace(" ", "")
-        raw = raw.lstrip("$£€").replace("percent", "%")
-        if raw.endswith("k"):
-            raw = raw[:-1] + "000"
-        found.add(raw.rstrip("."))
-    return found
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,22 @@ def counted(question: str) -> str | None:
     return " ".join(words[:1] if plural is None else words[: plural + 1])
 
 
+# "$120,000", "120k", "21%", "2018", "3.5": the figures a sentence states.
+_STATED = re.compile(r"[$£€]?\d[\d,]*(?:\.\d+)?\s*(?:%|percent|k\b|K\b)?")
+
+
+def figures(text: str) -> set[str]:
+    """The figures a text states, normalised: "$120,000" → "120000", "21 %" → "21%"."""
+    found = set()
+    for match in _STATED.finditer(text):
+        raw = match.group().lower().replace(",", "").replace(" ", "")
+        raw = raw.lstrip("$£€").replace("percent", "%")
+        if raw.endswith("k"):
+            raw = raw[:-1] + "000"
+        found.add(raw.rstrip("."))
+    return found
+
+
 def gives_figure(text: str, kind: str) -> bool:
     """Does a sentence state a figure of this kind?"""
     return bool(_KINDS[kind][1].search(text))

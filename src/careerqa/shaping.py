@@ -21,6 +21,7 @@ from .shapes import (
     counted,
     definition_term,
     figure_kind,
+    figures,
     gives_figure,
     list_noun,
     qualifiers,
@@ -47,6 +48,12 @@ COMMON = 0.25
 # as a label only in a list item, where prose's "hard - but doable" does not occur).
 _LABEL = re.compile(r"^(?:([^:]{2,50}):|([A-Z][^:]{1,49}?)\s[-–—])\s")
 _COLON_LABEL = re.compile(r"^([^:]{2,50}):\s")
+
+
+def _label(text: str) -> str | None:
+    """A list item's label, colon or dash."""
+    found = _LABEL.match(text)
+    return (found.group(1) or found.group(2)) if found else None
 
 
 @dataclass(frozen=True)
@@ -157,7 +164,7 @@ def _bare_item_heading(row: int, table: SentenceTable) -> str | None:
     span = table.list_at(row)
     if span is None or span.lead is not None or span.items[0][0] != row:
         return None
-    return None if _LABEL.match(table.texts[row]) else span.heading
+    return None if _label(table.texts[row]) else span.heading
 
 
 # A name: a capitalised word that is not an acronym ("Coursera", "edX", "GitHub").
@@ -204,8 +211,8 @@ def _named_item(question: str, units: list[Unit], table: SentenceTable, limit: i
     whole: its first sentence often only restates the label."""
     wanted = set(terms(question))
     for unit in _close(units, NAMED):
-        label = _LABEL.match(table.texts[unit.rows[0]])
-        named = set(terms(label.group(1) or label.group(2))) if label else set()
+        label = _label(table.texts[unit.rows[0]])
+        named = set(terms(label)) if label else set()
         span = table.list_at(unit.rows[0])
         if named and named <= wanted and span is not None:
             # The whole item answers it: "…: X are critical. This involves A, B, C."
@@ -312,9 +319,9 @@ def _summary(listed: Part, units: list[Unit], table: SentenceTable) -> Part | No
 def _item_name(item: tuple[int, ...], table: SentenceTable) -> set[str] | None:
     """The words naming a list item: its label, or the whole of a short bare item."""
     text = table.texts[item[0]]
-    label = _LABEL.match(text)
+    label = _label(text)
     if label:
-        return set(terms(label.group(1) or label.group(2))) or None
+        return set(terms(label)) or None
     if len(text.split()) > 4:
         return None
     return set(terms(text)) or None
@@ -332,11 +339,8 @@ def _says_something_new(
     return not all(table.texts[r].lower() in said for r in unit.rows)
 
 
-_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
-
-
 def _figures(unit: Unit, table: SentenceTable) -> set[str]:
-    return set(_NUMBER.findall(" ".join(table.texts[r] for r in unit.rows)))
+    return figures(_text(unit, table))
 
 
 def _figure(
@@ -357,11 +361,15 @@ def _figure(
     asked = set(terms(question))
     giving.sort(
         key=lambda u: (
-            not wanted & qualifiers(" ".join(table.texts[r] for r in u.rows)),
+            not wanted & qualifiers(_text(u, table)),
             -len(asked & _words(u, table)),
         )
     )
     return Shaped(_with_more(_part(giving[0], table), giving, table, min(limit, 2)))
+
+
+def _text(unit: Unit, table: SentenceTable) -> str:
+    return " ".join(table.texts[r] for r in unit.rows)
 
 
 def _words(unit: Unit, table: SentenceTable) -> set[str]:
@@ -440,7 +448,7 @@ YES_SIMILARITY = 0.55
 
 def yes_or_no(question: str, best: Unit, table: SentenceTable) -> str | None:
     """A direct lead for a yes/no question when the best passage gives one, else None."""
-    text = " ".join(table.texts[r] for r in best.rows)
+    text = _text(best, table)
     direct = _DIRECT.match(text)
     if direct:
         return None  # the passage itself starts with it
