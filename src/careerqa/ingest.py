@@ -177,16 +177,16 @@ def refresh_index(
 def _adapts(settings: Settings, embedder: Embedder, old: IndexData) -> bool:
     """Whether an unchanged build is laid out again to adapt its questions: one made
     before adaptation existed. Its rows are copied; nothing is embedded again."""
-    return _adaptable(settings, embedder) and old.manifest.questions == ""
+    return _model_to_adapt(settings, embedder) is not None and old.manifest.questions == ""
 
 
-def _adaptable(settings: Settings, embedder: Embedder) -> bool:
-    """Adaptation trains the shared model itself: a local sentence-transformers folder."""
-    return (
-        settings.adapt_questions
-        and isinstance(embedder, SentenceTransformerEmbedder)
-        and Path(resolve_model(settings.model)).is_dir()
-    )
+def _model_to_adapt(settings: Settings, embedder: Embedder) -> Path | None:
+    """The shared model's folder when questions are to be adapted: adaptation trains
+    the model itself, so it must be a local sentence-transformers folder."""
+    if not settings.adapt_questions or not isinstance(embedder, SentenceTransformerEmbedder):
+        return None
+    folder = Path(resolve_model(settings.model))
+    return folder if folder.is_dir() else None
 
 
 def _conversions(settings: Settings) -> Path:
@@ -482,7 +482,7 @@ def _lay_out(
     log.info(
         "writing the build: %d documents, %d chunks, %d sentences", len(docs), chunks, sentences
     )
-    adapt = _adaptable(settings, embedder)
+    model = _model_to_adapt(settings, embedder)
     pairs = adapting.Pairs()
     with store.BuildWriter(settings.index_dir, chunks, sentences, dimension) as build:
         for doc in docs:
@@ -494,9 +494,8 @@ def _lay_out(
                 embedded.sentence_vectors,
                 first_sentence,
             )
-            if adapt:
+            if model is not None:
                 pairs.add(adapting.pairs_of(embedded.document, embedded.chunks))
-        model = Path(resolve_model(settings.model)) if adapt else None
         adapted = model is not None and adapting.adapt(pairs, model, build.folder, settings.device)
         manifest.questions = "adapted" if adapted else "shared"
         return _publish(settings, build, manifest, progress), manifest.questions
