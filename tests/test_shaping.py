@@ -262,16 +262,21 @@ def test_a_sentence_comes_with_the_however_that_qualifies_it(analyst):
     ), answer.answer
 
 
-def test_only_a_qualifier_in_the_same_paragraph_travels_with_the_sentence(tmp_path, fake):
+def _one_article(tmp_path, text: str) -> Settings:
+    """Settings for a corpus of one Markdown article, indexed with the fake embedder."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "a.md").write_text(
+    (corpus / "a.md").write_text(text, encoding="utf-8")
+    return Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="fake")
+
+
+def test_only_a_qualifier_in_the_same_paragraph_travels_with_the_sentence(tmp_path, fake):
+    settings = _one_article(
+        tmp_path,
         "# Interns\n\nInterns are paid. But the pay is low in small firms. Yet another intake "
         "starts in May. Mainly because demand is high.\n\n"
         "However, a new paragraph starts its own point.\n",
-        encoding="utf-8",
     )
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="fake")
     table = SentenceTable(ingest(settings, fake).data)
     qualifies = dict(zip(table.texts, table.qualifies, strict=True))
     assert qualifies["But the pay is low in small firms."]
@@ -280,6 +285,26 @@ def test_only_a_qualifier_in_the_same_paragraph_travels_with_the_sentence(tmp_pa
     # A reason given on its own leans on the sentence before it.
     refers = dict(zip(table.texts, table.refers_back, strict=True))
     assert refers["Mainly because demand is high."] and not refers["Interns are paid."]
+
+
+def test_a_sentence_after_a_list_speaks_of_the_list_not_of_its_last_item(tmp_path, fake):
+    settings = _one_article(
+        tmp_path,
+        "# Degrees\n\nCommon degrees for analysts:\n\n- Statistics\n- Economics\n"
+        "- Related fields\n\nThese programs teach the basics of data work. They also "
+        "teach report writing.\n",
+    )
+    assistant = Assistant.from_data(settings, fake, ingest(settings, fake).data)
+    index = assistant.index
+    plan = QueryPlan.make("What do these programs teach?", [], index.lexical, index.vocabulary)
+    query = plan.query(fake.embed(plan.texts))
+    units = candidate_units(search(index, query.vector, query.search_text, 5), index, query)
+    groups = [[index.sentences.texts[r] for r in u.rows] for u in units]
+    assert [
+        "These programs teach the basics of data work.",
+        "They also teach report writing.",
+    ] in groups, groups
+    assert not any("Related fields" in g and len(g) > 1 for g in groups), groups
 
 
 def test_writers_notes_are_gone_from_the_cleaned_text_but_their_content_stays(analyst):
