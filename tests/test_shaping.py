@@ -307,6 +307,20 @@ def test_a_sentence_after_a_list_speaks_of_the_list_not_of_its_last_item(tmp_pat
     assert not any("Related fields" in g and len(g) > 1 for g in groups), groups
 
 
+def test_a_sentence_that_sets_the_two_sides_against_each_other_answers_first(analyst):
+    # "Data scientists build predictive models, while analysts explain…" names both
+    # sides and contrasts them: it answers a difference question better than a
+    # sentence on each side.
+    for asked in (
+        "How is a data analyst different from a data scientist?",
+        "How do analysts compare with data scientists?",
+    ):
+        answer = analyst.ask_sync(asked)
+        assert answer.answer.startswith(
+            "Role vs. Related Careers: Data scientists build predictive models, while analysts"
+        ), answer.answer
+
+
 def test_writers_notes_are_gone_from_the_cleaned_text_but_their_content_stays(analyst):
     text = next(iter(analyst.data.documents.values())).text
     for note in ("Clarify how", "Encourage readers", "Highlight the benefits"):
@@ -425,6 +439,15 @@ def test_question_parts():
     assert definition_term("What does business intelligence mean?") == "business intelligence"
     assert compared("Excel or Python: which should I learn first?") == ("Excel", "Python")
     assert compared("How does an analyst differ from a scientist?") == ("an analyst", "a scientist")
+    for asked in (
+        "how is an analyst different from a scientist?",
+        "What sets an analyst apart from a scientist?",
+        "what separates an analyst from a scientist?",
+    ):
+        assert question_shape(asked) == "comparison", asked
+        assert compared(asked) == ("an analyst", "a scientist"), asked
+    # A spaced dash ends a side: "excel vs sql - which…" weighs Excel and SQL.
+    assert compared("excel vs sql - which one is for reports?") == ("excel", "sql")
     # The "or" of a condition is no comparison; "compare with" is one.
     assert compared("If I learn Excel or SQL, which jobs open up?") is None
     assert question_shape("If I learn Excel or SQL, which jobs open up?") != "comparison"

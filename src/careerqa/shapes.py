@@ -12,7 +12,8 @@ import re
 SHAPES = ("comparison", "figure", "yes/no", "definition", "steps", "list", "other")
 
 _COMPARISON = re.compile(
-    r"\b(?:vs\.?|versus|compared? (?:to|with)|differ(?:s|ence)?\b|better|more important|"
+    r"\b(?:vs\.?|versus|compared? (?:to|with)|differ(?:s|ence)?\b|different from|"
+    r"apart from|what (?:sets|separates|distinguishes)|better|more important|"
     r"matters? more|rather than|instead of)\b"
     r"|^\s*[\w' .+#-]{1,40}\bor\b[\w' .+#-]{1,40}[:?]"  # "Python or R: which…", "A or B?"
     r"|\b\w+\s+or\s+\w+[^.?!]*\?\s*$",
@@ -203,12 +204,14 @@ _COMPARED = re.compile(
     r"(?:(?:what|which)\b[^:]*?:\s*|"
     r"(?:should i|do i|is it better to|would you)\s+(?:\w+\s+){0,2}?)?"
     r"(?P<a>[\w' .+#-]{2,60}?)\s+(?:or|vs\.?|versus|compared? (?:to|with))\s+"
-    r"(?P<b>[\w' .+#-]{1,60}?)\s*(?:[:?,]|$)",
+    r"(?P<b>[\w' .+#-]{1,60}?)\s*(?:[:?,]|\s[-–—]\s|$)",
     re.I,
 )
 _DIFFER = re.compile(
     r"\b(?:how (?:does|do|is|are)\s+)(?P<a>[\w' .+#-]{2,60}?)\s+(?:differ|different)\s+from\s+"
     r"(?P<b>[\w' .+#-]{2,60}?)\s*[?.]?$"
+    r"|\bwhat (?:sets|separates|distinguishes)\s+(?P<e>[\w' .+#-]{2,60}?)\s+(?:apart\s+)?from\s+"
+    r"(?P<f>[\w' .+#-]{2,60}?)\s*[?.]?$"
     r"|\bdifference between\s+(?P<c>[\w' .+#-]{2,60}?)\s+and\s+(?P<d>[\w' .+#-]{2,60}?)\s*[?.]?$",
     re.I,
 )
@@ -246,7 +249,7 @@ def compared(question: str) -> tuple[str, str] | None:
     for text in _clauses(last_question(question)):
         found = _DIFFER.search(text)
         if found:
-            a, b = found.group("a", "b") if found.group("a") else found.group("c", "d")
+            a, b = next(found.group(x, y) for x, y in ("ab", "cd", "ef") if found.group(x))
             return a.strip(), b.strip()
         found = _COMPARED.search(text)
         if found:

@@ -401,12 +401,18 @@ def _comparison(
     limit: int,
     lexical: LexicalIndex,
 ) -> list[Part]:
-    """A sentence on each side, each naming one of them; else the best unit and the
-    best one on the side it leaves out."""
+    """A close sentence that names both sides and sets them against each other ("While
+    data scientists focus on…, engineers…"); else a sentence on each side, each naming
+    one of them; else the best unit and the best one on the side it leaves out."""
     a, b = (set(terms(side)) for side in sides)
     a, b = (a - b) or a, (b - a) or b
     # Words most passages use ("learning" in "ML theory") don't tell the sides apart.
     a, b = ({t for t in side if lexical.share(t) <= COMMON} or side for side in (a, b))
+    # A sentence that sets the two sides against each other answers it whole.
+    for unit in _close(units, NAMED):
+        words = _words(unit, table)
+        if a <= words and b <= words and _CONTRASTS.search(_text(unit, table)):
+            return _with_more(_part(unit, table), units, table, limit)
     # A side named on its own is what was asked about it, from as far down as a named item.
     on_its_own: dict[bool, Unit] = {}  # True: the best unit naming only side a
     for unit in _close(units, NAMED):
@@ -429,6 +435,11 @@ def _comparison(
     return parts
 
 
+# Words that set one thing against another within a sentence.
+_CONTRASTS = re.compile(
+    r"\b(?:while|whereas|unlike|than|differ(?:s|ed)?|different from|compared|instead of)\b",
+    re.I,
+)
 _HEDGE = re.compile(
     r"\bnot (?:always|necessarily|strictly|an absolute|a strict|required|mandatory|essential)\b"
     r"|\bisn[’']t (?:always|necessarily|required|mandatory)\b"
