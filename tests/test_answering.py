@@ -99,11 +99,11 @@ FLOORS = {
         "false_abstain_rate": 0.0,
     },
     "fresh3.jsonl": {
-        "hit@3": 0.93,
-        "answer_accuracy": 0.81,
+        "hit@3": 0.95,
+        "answer_accuracy": 0.83,
         "citation_accuracy": 0.91,
-        "abstain_accuracy": 0.83,
-        "false_abstain_rate": 0.03,
+        "abstain_accuracy": 0.75,
+        "false_abstain_rate": 0.0,
     },
     "fresh2.jsonl": {
         "hit@3": 0.87,

@@ -382,6 +382,20 @@ def test_abbreviations_are_learnt_from_the_articles():
     assert vocabulary.expand("Which BI tools?") == "Which business intelligence tools?"
 
 
+def test_an_abbreviation_asked_in_lower_case_is_written_out_unless_it_is_a_word():
+    texts = [
+        "Analysts use Business Intelligence (BI) dashboards and Key Performance Indicators "
+        "(KPIs). The United States (US) has many BI jobs.",
+        "Ask us about KPIs.",
+    ]
+    vocabulary = Vocabulary(texts, LexicalIndex(texts))
+    assert vocabulary.expand("which bi tools") == "which business intelligence tools"
+    assert vocabulary.expand("what is a kpi") == "what is a key performance indicators"
+    assert vocabulary.expand("list the kpis") == "list the key performance indicators"
+    # The articles write "us" as a word too: it stays a word.
+    assert vocabulary.expand("can us firms hire me") == "can us firms hire me"
+
+
 def test_initials_of_a_name_the_articles_use_are_not_an_unknown_name():
     texts = [
         "Analysts in the United States earn more. Many firms want a strong foundation.",

@@ -18,6 +18,7 @@ _SKIPPABLE = frozenset({"of", "and", "for", "the", "in", "on", "to", "&"})
 _PHRASE = re.compile(r"[A-Za-z][a-z'’-]+(?:\s+[A-Za-z][a-z'’-]+){1,3}")
 # An abbreviation in a question: capitals (and the odd small letter: "PhD", "MSc").
 _ABBREVIATION = re.compile(r"\b(?=\w*[A-Z]\w*[A-Z])[A-Z][A-Za-z]{1,4}s?\b")
+_LOWER_WORD = re.compile(r"\b[a-z]{2,5}\b")
 _NAME = re.compile(r"[A-Z][\w'’-]*")
 # A name: two or three capitalised words inside a sentence ("in the United States");
 # at a line's start they may be a title-case heading ("Model Selection").
@@ -69,6 +70,12 @@ class Vocabulary:
                 for n in (2, 3):
                     for i in range(len(words) - n + 1):
                         phrases[" ".join(words[i : i + n])] += 1
+        # Abbreviations the articles write in capitals and never as a lower-case word:
+        # "cnn" in a question is "CNN", while "us" may be the word.
+        written = [m.group() for t in texts for m in _ABBREVIATION.finditer(t)]
+        capitals = {a.lower() for a in written} | {_letters(a) for a in written}
+        lower = {w for t in texts for w in _LOWER_WORD.findall(t)}
+        self._lower_case = capitals - lower
         self._by_initials: dict[str, str] = {}
         # A name the articles use inside a sentence ("in the United States") stands behind
         # its initials ("US") even when used once, and before a common phrase with the
@@ -88,13 +95,21 @@ class Vocabulary:
         return self.abbreviations.get(letters) or self._by_initials.get(letters)
 
     def expand(self, question: str) -> str:
-        """The question with each abbreviation the articles explain written out."""
+        """The question with each abbreviation the articles explain written out, also one
+        asked in lower case ("cnn") that the articles only ever write in capitals."""
 
         def written_out(found: re.Match[str]) -> str:
             long = self.long_form(found.group())
             return long if long else found.group()
 
-        return _ABBREVIATION.sub(written_out, question)
+        def lower_written_out(found: re.Match[str]) -> str:
+            word = found.group()
+            if word not in self._lower_case:
+                return word
+            long = self.long_form(word) or (self.long_form(word[:-1]) if word[-1] == "s" else None)
+            return long if long else word
+
+        return _LOWER_WORD.sub(lower_written_out, _ABBREVIATION.sub(written_out, question))
 
     def unknown_names(self, question: str) -> list[str]:
         """Names in the question (capitalised mid-sentence) that no article uses.
