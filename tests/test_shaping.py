@@ -321,6 +321,35 @@ def test_a_sentence_that_sets_the_two_sides_against_each_other_answers_first(ana
         ), answer.answer
 
 
+def test_a_steps_question_gets_the_list_whose_items_several_close_units_are(
+    tmp_path, real_embedder
+):
+    settings = _one_article(
+        tmp_path,
+        "# Reports\n\nAnalysts are paid well and most work in offices.\n\n"
+        "## How a report gets made\n\nThe work is split up as follows:\n\n"
+        "- Scoping: The analyst agrees what the report must answer.\n"
+        "- Extraction: The analyst pulls the data for the report with SQL.\n"
+        "- Cleaning: The analyst fixes missing values in the report data.\n"
+        "- Presentation: The analyst turns the report into a dashboard.\n\n"
+        "## Tools\n\nExcel and Tableau are the tools most analysts use every day.\n",
+    )
+    settings = settings.model_copy(update={"model": "all-MiniLM-L6-v2"})
+    assistant = Assistant.from_data(settings, real_embedder, ingest(settings, real_embedder).data)
+    answer = assistant.ask_sync(
+        "what are the steps an analyst goes through to make a report from data"
+    )
+    lines = answer.answer.splitlines()
+    # The best matching step alone ("Extraction: …") would hide the others.
+    assert lines[0].startswith("The work is split up as follows:"), answer.answer
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        "- Scoping",
+        "- Extraction",
+        "- Cleaning",
+        "- Presentation",
+    ], answer.answer
+
+
 def test_writers_notes_are_gone_from_the_cleaned_text_but_their_content_stays(analyst):
     text = next(iter(analyst.data.documents.values())).text
     for note in ("Clarify how", "Encourage readers", "Highlight the benefits"):

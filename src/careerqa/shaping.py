@@ -32,6 +32,8 @@ from .vocabulary import spelled_out
 
 # Units this much below the best still answer the question; the shape picks among them.
 CLOSE = 0.12
+# Units this close to the best are given too when they say something new.
+MORE = CLOSE + 0.03
 # A definition or the other side of a comparison may come from a little further down.
 FURTHER = 0.25
 # Units nearly as similar to each other as this say the same thing, unless they state
@@ -40,6 +42,8 @@ DUPLICATE = 0.85
 # A list item labelled with what the question names is its answer from further down still.
 NAMED = 0.35
 MAX_ITEMS = 8
+# Close units that are items of one list make the list the answer to a steps question.
+LIST_ITEMS_CLOSE = 3
 # A unit with the sentence that qualifies it stays within the default sentence limit.
 MAX_GROUP = 3
 # A word used by more than this share of passages is the corpus' topic, not a side.
@@ -107,6 +111,8 @@ def shape_answer(
         or _list_of(list_noun(expanded), expanded, units, table, lexical)
         or _list_first(units, table)
     )
+    if shape == "steps":
+        first = _list_of_close_items(units, table) or first
     steps = _paragraph_on(first, table, max_sentences) if shape == "steps" else None
     return Shaped([steps] if steps else _with_more(first, units, table, max_sentences))
 
@@ -265,6 +271,23 @@ def _whole_list(span: ListSpan) -> Part:
     return Part(span.items[0], span.items[1:MAX_ITEMS], label=span.heading)
 
 
+def _list_of_close_items(units: list[Unit], table: SentenceTable) -> Part | None:
+    """The list when several close units are its items: "What steps does…go through?"
+    is answered by the list of steps, not by whichever step matched best."""
+    found: dict[int, list[float]] = {}  # list number → its close items' scores
+    for unit in _close(units, MORE):
+        number = table.list_of.get(unit.rows[0])
+        if number is not None and not unit.lead:
+            found.setdefault(number, []).append(unit.score)
+    # The list whose best few items fit best; a long list is not preferred for its length.
+    lists = [
+        (sum(sorted(scores)[-LIST_ITEMS_CLOSE:]), n)
+        for n, scores in found.items()
+        if len(scores) >= LIST_ITEMS_CLOSE
+    ]
+    return _whole_list(table.lists[max(lists)[1]]) if lists else None
+
+
 def _list_first(units: list[Unit], table: SentenceTable) -> Part:
     """The best unit, or the list a close unit announces: lists name what was asked for."""
     for unit in _close(units, CLOSE):
@@ -282,7 +305,7 @@ def _with_more(first: Part, units: list[Unit], table: SentenceTable, limit: int)
     used = len(first.rows)
     given = set(first.rows)
     chosen = [u for u in units if u.rows == first.rows]
-    for unit in _close(units, CLOSE + 0.03):
+    for unit in _close(units, MORE):
         if used >= limit:
             break
         part = _part(unit, table)
