@@ -15,7 +15,7 @@ from careerqa.assistant import Assistant
 from careerqa.cleaning import without_notes
 from careerqa.ingest import ingest
 from careerqa.lexical import LexicalIndex
-from careerqa.query import QueryPlan
+from careerqa.query import QueryPlan, _without
 from careerqa.retrieval import search
 from careerqa.sentences import SentenceTable
 from careerqa.settings import Settings
@@ -423,6 +423,23 @@ def test_an_abbreviation_asked_in_lower_case_is_written_out_unless_it_is_a_word(
     assert vocabulary.expand("list the kpis") == "list the key performance indicators"
     # The articles write "us" as a word too: it stays a word.
     assert vocabulary.expand("can us firms hire me") == "can us firms hire me"
+
+
+@pytest.mark.parametrize(
+    "asked,searched",
+    [
+        ("I don't have a degree. How do I start?", "I without a degree. How do I start?"),
+        ("can i get hired with no degree", "can i get hired without a degree"),
+        ("I have no tech background", "I without a tech background"),
+        ("i dont have any experience", "i without a experience"),
+        ("I never finished a diploma", "I without a diploma"),
+        # Only a lack of what a career asks for is rephrased.
+        ("No, I mean the salary", "No, I mean the salary"),
+        ("Is there no limit?", "Is there no limit?"),
+    ],
+)
+def test_a_lack_is_searched_for_the_way_articles_write_it(asked, searched):
+    assert _without(asked) == searched
 
 
 def test_initials_of_a_name_the_articles_use_are_not_an_unknown_name():

@@ -93,7 +93,7 @@ class QueryPlan:
         """Validate the question and list what to embed: itself, reduced, its context."""
         question = validate_question(question)
         context = context_question(question, history)
-        expanded = vocabulary.expand(question)
+        expanded = _without(vocabulary.expand(question))
         reduced = lexical.without_unknown_words(expanded)
         texts = [expanded]
         if reduced is not None:
@@ -129,6 +129,20 @@ class QueryPlan:
             self.expanded,
             self.unknown_names,
         )
+
+
+# "I don't have a degree", "with no degree": what the articles write "without a degree".
+_LACKING = re.compile(
+    r"\b(?:(?:do|did|does)(?: not|n[’']?t)|never|have(?: not|n[’']?t))\s+(?:have|had|got|get|hold|"
+    r"earn(?:ed)?|finish(?:ed)?|complete(?:d)?)\s+(?:a|an|any)\b"
+    r"|\b(?:with |have |has )?no\b(?=\s+(?:\w+\s+)?(?:degree|diploma|experience|background)\b)",
+    re.I,
+)
+
+
+def _without(question: str) -> str:
+    """The question with a lack said the way the articles say it: "without a degree"."""
+    return _LACKING.sub("without a", question)
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
