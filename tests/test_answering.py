@@ -72,7 +72,7 @@ def test_odd_but_valid_questions_are_answered_or_declined_cleanly(assistant):
 
 # What each question set must keep scoring (README, "Evaluation"). dev and extra meet
 # the targets (hit@3 >= 0.92, answer >= 0.88, citation >= 0.95, abstain >= 0.95,
-# false abstain <= 0.05); dev2, tune, fresh, fresh2 and fresh3, written independently, do not
+# false abstain <= 0.05); dev2, tune and the fresh sets, written independently, do not
 # yet, and are held to what the method reaches today so that no change makes them worse.
 _TARGETS = {
     "hit@3": 0.92,
@@ -110,6 +110,13 @@ FLOORS = {
         "answer_accuracy": 0.87,
         "citation_accuracy": 0.89,
         "abstain_accuracy": 1.0,
+        "false_abstain_rate": 0.0,
+    },
+    "fresh4.jsonl": {
+        "hit@3": 0.89,
+        "answer_accuracy": 0.82,
+        "citation_accuracy": 0.84,
+        "abstain_accuracy": 0.71,
         "false_abstain_rate": 0.0,
     },
     "fresh.jsonl": {
