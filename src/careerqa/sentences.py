@@ -122,6 +122,11 @@ class SentenceTable:
         number = self.list_of.get(row)
         return number is not None and self.lists[number].lead == row
 
+    def leaves_list(self, row: int) -> bool:
+        """Is this row a list's item that the next sentence follows out of the list?"""
+        number = self.list_of.get(row)
+        return number is not None and self.list_of.get(row + 1) != number
+
     def list_at(self, row: int) -> ListSpan | None:
         """The list this row leads into or is an item of."""
         number = self.list_of.get(row)

@@ -113,8 +113,10 @@ def shape_answer(
     )
     if shape == "steps":
         first = _list_of_close_items(units, table) or first
-    steps = _paragraph_on(first, table, max_sentences) if shape == "steps" else None
-    return Shaped([steps] if steps else _with_more(first, units, table, max_sentences))
+        steps = _paragraph_on(first, table, max_sentences)
+        if steps:
+            return Shaped([steps])
+    return Shaped(_with_more(first, units, table, max_sentences))
 
 
 def _paragraph_on(first: Part, table: SentenceTable, limit: int) -> Part | None:
@@ -431,15 +433,13 @@ def _comparison(
     a, b = (a - b) or a, (b - a) or b
     # Words most passages use ("learning" in "ML theory") don't tell the sides apart.
     a, b = ({t for t in side if lexical.share(t) <= COMMON} or side for side in (a, b))
-    # A sentence that sets the two sides against each other answers it whole.
+    # A sentence that sets the two sides against each other answers it whole; else a
+    # side named on its own is what was asked about it, from as far down as a named item.
+    on_its_own: dict[bool, Unit] = {}  # True: the best unit naming only side a
     for unit in _close(units, NAMED):
         words = _words(unit, table)
         if a <= words and b <= words and _CONTRASTS.search(_text(unit, table)):
             return _with_more(_part(unit, table), units, table, limit)
-    # A side named on its own is what was asked about it, from as far down as a named item.
-    on_its_own: dict[bool, Unit] = {}  # True: the best unit naming only side a
-    for unit in _close(units, NAMED):
-        words = _words(unit, table)
         if bool(words & a) != bool(words & b):
             on_its_own.setdefault(bool(words & a), unit)
     if len(on_its_own) == 2:

@@ -15,7 +15,6 @@ from .lexical import terms
 from .loaded import LoadedIndex
 from .query import Query
 from .retrieval import Hit
-from .sentences import SentenceTable
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,9 @@ def _groups(hits: list[Hit], index: LoadedIndex) -> list[list[int]]:
                 and len(group) < 3
                 and table.refers_back[group[-1] + 1]
                 and not table.framing[group[-1] + 1]  # "This guide…" stands alone
-                and not _leaves_list(table, group[-1])
+                # "These programs…" after "- Statistics - Related fields" speaks of the
+                # whole list, not of its last item.
+                and not table.leaves_list(group[-1])
             ):
                 group.append(group[-1] + 1)
             row = group[-1] + 1
@@ -59,14 +60,6 @@ def _groups(hits: list[Hit], index: LoadedIndex) -> list[list[int]]:
             seen.update(group)
             groups.append(group)
     return groups
-
-
-def _leaves_list(table: SentenceTable, row: int) -> bool:
-    """Is `row` a list's item that the next sentence follows out of the list? "These
-    programs…" after "- Statistics - Related fields" speaks of the whole list, not
-    of its last item."""
-    number = table.list_of.get(row)
-    return number is not None and table.list_of.get(row + 1) != number
 
 
 def candidate_units(hits: list[Hit], index: LoadedIndex, query: Query) -> list[Unit]:

@@ -59,7 +59,12 @@ class Vocabulary:
         self.abbreviations: dict[str, str] = {}
         phrases: Counter[str] = Counter()
         names: Counter[str] = Counter()
+        capitals: set[str] = set()  # abbreviations as written, lower-cased ("cnns", "cnn")
+        lower: set[str] = set()  # short words written in lower case
         for text in texts:
+            for found in _ABBREVIATION.finditer(text):
+                capitals.update((found.group().lower(), _letters(found.group())))
+            lower.update(_LOWER_WORD.findall(text))
             for found in _DEFINED.finditer(text):
                 long = spelled_out(found.group(1).split(), _letters(found.group(2)))
                 if long:
@@ -72,9 +77,6 @@ class Vocabulary:
                         phrases[" ".join(words[i : i + n])] += 1
         # Abbreviations the articles write in capitals and never as a lower-case word:
         # "cnn" in a question is "CNN", while "us" may be the word.
-        written = [m.group() for t in texts for m in _ABBREVIATION.finditer(t)]
-        capitals = {a.lower() for a in written} | {_letters(a) for a in written}
-        lower = {w for t in texts for w in _LOWER_WORD.findall(t)}
         self._lower_case = capitals - lower
         self._by_initials: dict[str, str] = {}
         # A name the articles use inside a sentence ("in the United States") stands behind
