@@ -515,3 +515,30 @@ def test_question_parts():
     # …unless the condition holds the choice the main clause weighs.
     assert compared("If I had to pick Excel or SQL, which is better?") is not None
     assert counted("How many versions stay saved?") == "versions"
+
+
+def test_the_passage_the_embedding_clearly_prefers_stays_among_the_hits(tmp_path, real_embedder):
+    # Every other section says "bakers" and "make" often, so BM25 ranks them first;
+    # the one that answers says neither word much, but leads the embedding by far.
+    sections = [
+        f"## Bakers and {topic}\n\nBakers make {topic} early. Bakers make {topic} and make "
+        f"more {topic} when bakers make sales.\n"
+        for topic in ("ovens", "flour", "shifts", "markets", "pastry", "bread")
+    ]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text(
+        "# Bakeries\n\n" + "\n".join(sections) + "\n## Will Machines Replace Bakers?\n\n"
+        "No. Automation will not take over the craft; mixers and timers only help people.\n",
+        encoding="utf-8",
+    )
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", adapt_questions=False)
+    index = Assistant.from_data(settings, real_embedder, ingest(settings, real_embedder).data).index
+    plan = QueryPlan.make(
+        "Are robots going to make bakers obsolete?", [], index.lexical, index.vocabulary
+    )
+    query = plan.query(real_embedder.embed(plan.texts))
+    headings = [
+        hit.chunk.chunk.heading for hit in search(index, query.vector, query.search_text, 3)
+    ]
+    assert "Will Machines Replace Bakers?" in headings, headings

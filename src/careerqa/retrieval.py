@@ -12,10 +12,17 @@ lets one rare word the question shares with a single passage ("premium") count e
 when the embedding ranks that passage low; rank fusion gave such a passage no more
 than any other first-ranked BM25 hit (README, "Running at scale", measures Milvus'
 RRF against it).
+
+Lexical scores can also push out the passage the embedding clearly prefers ("Is AI going
+to make ML engineers obsolete?": the section headed "Will AI Replace Machine Learning
+Engineers?" leads every other by 0.13, but BM25 favours passages that say "AI" and
+"engineers" often), so a chunk whose dense similarity leads the next by `CLEAR_LEAD`
+always stays among the hits.
 """
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +30,10 @@ import numpy as np
 from .lexical import terms
 from .loaded import LoadedIndex
 from .store import StoredChunk
+
+# How far a chunk's dense similarity must lead every other's to stay among the hits
+# whatever the lexical scores add (README, "Retrieval").
+CLEAR_LEAD = 0.08
 
 
 @dataclass(frozen=True)
@@ -62,16 +73,29 @@ def search(
         return []
     depth = min(n, max(candidates, k))
     found = index.searcher.candidates(query_vector, terms(query_text), depth)
+    dense: dict[int, float] = {}
     if found.fused is not None:
         fused = found.fused
     else:
         rows = set(found.chunk_rows) | set(found.lexical)
         for s in found.sentence_rows:
             rows.update(index.chunks_of_sentence.get(s, ()))
-        fused = _similarities(index, query_vector, rows)
+        dense = _similarities(index, query_vector, rows)
+        fused = dict(dense)
         top = max(found.lexical.values(), default=0.0)
         if top > 0:
             for row, score in found.lexical.items():
                 fused[row] += lexical_weight * score / top
     best = sorted(fused, key=lambda row: (-fused[row], row))[:k]
+    winner = clear_winner(dense)
+    if winner is not None and winner not in best:
+        best = sorted([*best[: k - 1], winner], key=lambda row: (-fused[row], row))
     return [Hit(row, index.data.chunks[row], fused[row]) for row in best]
+
+
+def clear_winner(dense: dict[int, float]) -> int | None:
+    """The row whose dense similarity leads every other's by `CLEAR_LEAD`, if there is one."""
+    if len(dense) < 2:
+        return None
+    (first, best), (_, second) = heapq.nlargest(2, dense.items(), key=lambda kv: (kv[1], -kv[0]))
+    return first if best - second >= CLEAR_LEAD else None
