@@ -425,6 +425,31 @@ def test_an_abbreviation_asked_in_lower_case_is_written_out_unless_it_is_a_word(
     assert vocabulary.expand("can us firms hire me") == "can us firms hire me"
 
 
+def test_a_misspelt_word_is_read_as_the_articles_closest_word():
+    texts = ["Analysts learn spreadsheets and statistics; the core of the work is reporting."]
+    vocabulary = Vocabulary(texts, LexicalIndex(texts))
+    assert vocabulary.respell("do analysts lern spredsheets or statistcs") == (
+        "do analysts lern spreadsheets or statistics"  # "lern" is too short to guess at
+    )
+    # English words the articles don't use are not "corrected" into ones they do.
+    assert vocabulary.respell("what score counts as reporting") == "what score counts as reporting"
+    # A capitalised word may be a name; a word with no close one in the articles stays.
+    assert vocabulary.respell("Spredsheets at Kubernetes, kubernetes") == (
+        "Spredsheets at Kubernetes, kubernetes"
+    )
+
+
+def test_a_misspelt_question_is_answered_as_if_spelt_right(analyst):
+    # Searched as the right spelling, it is answered from the same evidence.
+    right = analyst.ask_sync("How do I handle duplicate rows?")
+    misspelt = analyst.ask_sync("How do I handle dupplicate rows?")
+    assert (misspelt.answer, misspelt.evidence) == (right.answer, right.evidence)
+    plan = QueryPlan.make(
+        "which tols do anallysts use", [], analyst.index.lexical, analyst.index.vocabulary
+    )
+    assert plan.expanded == "which tols do analysts use"
+
+
 @pytest.mark.parametrize(
     "asked,searched",
     [

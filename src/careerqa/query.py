@@ -93,13 +93,13 @@ class QueryPlan:
         """Validate the question and list what to embed: itself, reduced, its context."""
         question = validate_question(question)
         context = context_question(question, history)
-        expanded = _without(vocabulary.expand(question))
+        expanded = _without(vocabulary.expand(vocabulary.respell(question)))
         reduced = lexical.without_unknown_words(expanded)
         texts = [expanded]
         if reduced is not None:
             texts.append(reduced)
         if context:
-            texts.append(vocabulary.expand(context))
+            texts.append(vocabulary.expand(vocabulary.respell(context)))
         names = tuple(vocabulary.unknown_names(question))
         return cls(question, history, context, reduced, texts, expanded, names)
 

@@ -1,15 +1,24 @@
-"""What the corpus' own words say about a question's words: abbreviations and names.
+"""What the corpus' own words say about a question's words: spellings, abbreviations, names.
 
 Abbreviations are learnt from the articles, never listed by hand: a long form
 followed by its letters in brackets ("Bureau of Labor Statistics (BLS)"), or, for
 an abbreviation no article spells out, the phrase the articles use most often
 whose initials it is ("CS": "computer science").
+
+A misspelt word is one that is neither English (pyspellchecker's word list) nor the
+articles'; it is read as the articles' closest word ("lerning" → "learning"). The
+English list keeps real words the articles don't use from being "corrected" into
+ones they do ("score" is not "core").
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
-from collections import Counter
+from collections import Counter, defaultdict
+
+from spellchecker import SpellChecker
 
 from .lexical import LexicalIndex, terms
 
@@ -25,6 +34,19 @@ _NAME = re.compile(r"[A-Z][\w'’-]*")
 _CAPITALISED = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]+(?:\s+[A-Z][a-z]+){1,2}\b")
 _PRONOUNS = frozenset({"I", "I'm", "I’m", "I've", "I’ve", "I'd", "I’d", "I'll", "I’ll"})
 _LEAST_USES = 3  # a phrase used fewer times is no evidence of what initials stand for
+# Words respelt: lower case (a capitalised word may be a name), long enough that a
+# close word is likely the one meant ("intro" is not "into"), and this close to it by
+# difflib's ratio: a letter left out or added from six letters on ("lerning", 0.93),
+# one mistyped from seven ("enginear", 0.88).
+_SPELLABLE = re.compile(r"\b[a-z]{6,}\b")
+SPELLING_CLOSENESS = 0.85
+_MOST_RESPELT = 5  # per question: a question of nonsense words costs no more than this
+
+
+@functools.cache
+def _english() -> SpellChecker:
+    """English words (pyspellchecker's list, about 160,000), loaded once per process."""
+    return SpellChecker(distance=1)
 
 
 def _letters(abbreviation: str) -> str:
@@ -61,7 +83,9 @@ class Vocabulary:
         names: Counter[str] = Counter()
         capitals: set[str] = set()  # abbreviations as written, lower-cased ("cnns", "cnn")
         lower: set[str] = set()  # short words written in lower case
+        self._words: set[str] = set()  # every long word, lower-cased
         for text in texts:
+            self._words.update(_SPELLABLE.findall(text.lower()))
             for found in _ABBREVIATION.finditer(text):
                 capitals.update((found.group().lower(), _letters(found.group())))
             lower.update(_LOWER_WORD.findall(text))
@@ -90,6 +114,27 @@ class Vocabulary:
             if uses < _LEAST_USES or any(w in _SKIPPABLE for w in words):
                 continue
             self._by_initials.setdefault("".join(w[0] for w in words), phrase)
+
+        self._by_first_letter: dict[str, list[str]] = defaultdict(list)
+        for word in sorted(self._words):
+            self._by_first_letter[word[0]].append(word)
+
+    def respell(self, question: str) -> str:
+        """The question with each word that is neither English nor the articles' written
+        as the articles' closest word, if one is close enough ("lerning" → "learning")."""
+        tries = iter(range(_MOST_RESPELT))
+
+        def respelt(found: re.Match[str]) -> str:
+            word = found.group()
+            if word in self._words or word in _english() or next(tries, None) is None:
+                return word
+            # A slip rarely hits the first letter; looking only there keeps this quick.
+            close = difflib.get_close_matches(
+                word, self._by_first_letter.get(word[0], []), n=1, cutoff=SPELLING_CLOSENESS
+            )
+            return close[0] if close else word
+
+        return _SPELLABLE.sub(respelt, question)
 
     def long_form(self, abbreviation: str) -> str | None:
         """What an abbreviation stands for in these articles, if they say or imply it."""
