@@ -52,6 +52,9 @@ _STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN) | {
     "been",
     "there",
 }
+# A word used in at least this share of the chunks is the corpus' topic (README,
+# "Abstention").
+TOPIC_SHARE = 0.5
 _stemmer = Stemmer.Stemmer("english")
 
 
@@ -112,6 +115,15 @@ class LexicalIndex:
     def resembles(self, term: str) -> bool:
         """Is this term a likely misspelling of one the corpus uses ("exel" → "excel")?"""
         return bool(difflib.get_close_matches(term, self._vocabulary, n=1, cutoff=0.8))
+
+    def without_topic_words(self, text: str) -> str:
+        """The text minus the words at least `TOPIC_SHARE` of the chunks use: the corpus'
+        own topic ("machine learning engineers"), which says nothing of what is asked."""
+        return " ".join(
+            w
+            for w in text.split()
+            if not (t := terms(w)) or any(self.share(x) < TOPIC_SHARE for x in t)
+        )
 
     def without_unknown_words(self, question: str) -> str | None:
         """The question minus the words the corpus never uses, or None when it uses them all."""

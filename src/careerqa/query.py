@@ -68,7 +68,7 @@ class Query:
     question: str
     vector: np.ndarray
     search_text: str  # for lexical search: a follow-up carries its earlier question
-    kept_meaning: float  # cosine of the question with itself minus unknown words (1.0: none)
+    kept_meaning: float  # what is asked, with and without unknown words: cosine (1.0: none)
     already_said: str  # a follow-up's previous reply, not to be repeated
     expanded: str  # the question with the abbreviations the articles explain written out
     unknown_names: tuple[str, ...]  # names in the question no article uses
@@ -81,7 +81,8 @@ class QueryPlan:
     question: str
     history: list[Turn]
     context: str | None  # the earlier question a follow-up refers to
-    reduced: str | None  # the question without words the corpus never uses
+    asked: str | None  # the question without the corpus' topic words, when it has unknown ones
+    reduced: str | None  # `asked` without the words the corpus never uses
     texts: list[str]
     expanded: str
     unknown_names: tuple[str, ...]
@@ -90,35 +91,42 @@ class QueryPlan:
     def make(
         cls, question: str, history: list[Turn], lexical: LexicalIndex, vocabulary: Vocabulary
     ) -> QueryPlan:
-        """Validate the question and list what to embed: itself, reduced, its context."""
+        """Validate the question and list what to embed: itself, what it asks with and
+        without unknown words, its context."""
         question = validate_question(question)
         context = context_question(question, history)
         expanded = _without(vocabulary.expand(vocabulary.respell(question)))
-        reduced = lexical.without_unknown_words(expanded)
         texts = [expanded]
-        if reduced is not None:
-            texts.append(reduced)
+        asked = reduced = None
+        if lexical.without_unknown_words(expanded) is not None:
+            # Unknown words are never topic words, so `asked` keeps them and is not empty.
+            asked = lexical.without_topic_words(expanded)
+            reduced = lexical.without_unknown_words(asked)
+            texts += [asked, reduced] if reduced else [asked]
         if context:
             texts.append(vocabulary.expand(vocabulary.respell(context)))
         names = tuple(vocabulary.unknown_names(question))
-        return cls(question, history, context, reduced, texts, expanded, names)
+        return cls(question, history, context, asked, reduced, texts, expanded, names)
 
     def query(self, vectors: np.ndarray) -> Query:
         """The Query, given the vectors of `texts` in order."""
         vector = vectors[0]
+        asked = vectors[1] if self.asked is not None else None
         # An empty reduced question (no word the corpus knows) keeps no meaning at all.
-        reduced = vectors[1] if self.reduced else None
+        reduced = vectors[2] if self.reduced else None
         search_text = self.expanded
         if self.context:
             # The follow-up leads; the earlier question says what it is about.
             context_vector = FOLLOW_UP_CONTEXT_WEIGHT * vectors[-1]
             vector = _unit(vector + context_vector)
+            if asked is not None:
+                asked = _unit(asked + context_vector)
             if reduced is not None:
                 reduced = _unit(reduced + context_vector)
             search_text = f"{self.texts[-1]} {self.expanded}"
-        kept_meaning = 1.0 if self.reduced is None else 0.0
-        if reduced is not None:
-            kept_meaning = float(reduced @ vector)
+        kept_meaning = 1.0 if self.asked is None else 0.0
+        if asked is not None and reduced is not None:
+            kept_meaning = float(reduced @ asked)
         already_said = previous_answer(self.history) if self.context else ""
         return Query(
             self.question,
