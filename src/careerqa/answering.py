@@ -190,10 +190,12 @@ def _without_connective(sentence: str) -> str:
 def evidence(similarity: float, kept_meaning: float) -> float:
     """How well the passages support an answer.
 
-    The best sentence's similarity to the question, scaled by how much of the
-    question's meaning survives once the words the articles never use are taken
-    out: "the salary of a registered nurse" loses its subject and most of its
-    meaning, "which cities pay the most" keeps most of it.
+    The best sentence's similarity to the question, scaled by how much of what the
+    question asks (the question without the corpus' topic words) survives once the
+    words the articles never use are taken out: "the salary of a registered nurse"
+    loses its subject and most of its meaning, "which cities pay the most" keeps most
+    of it, and "can ML engineers work remotely" is "can work remotely", which loses
+    most of it.
     """
     return similarity * max(kept_meaning, 0.0)
 
