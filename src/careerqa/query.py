@@ -97,11 +97,12 @@ class QueryPlan:
         context = context_question(question, history)
         expanded = _without(vocabulary.expand(vocabulary.respell(question)))
         texts = [expanded]
-        asked = reduced = None
-        if lexical.without_unknown_words(expanded) is not None:
-            # Unknown words are never topic words, so `asked` keeps them and is not empty.
-            asked = lexical.without_topic_words(expanded)
-            reduced = lexical.without_unknown_words(asked)
+        # Unknown words are never topic words: `focus` keeps them all, so `reduced` is
+        # None exactly when the question has none.
+        focus = lexical.without_topic_words(expanded)
+        reduced = lexical.without_unknown_words(focus)
+        asked = None if reduced is None else focus  # every word known: all meaning kept
+        if asked is not None:
             texts += [asked, reduced] if reduced else [asked]
         if context:
             texts.append(vocabulary.expand(vocabulary.respell(context)))

@@ -87,13 +87,13 @@ def search(
             for row, score in found.lexical.items():
                 fused[row] += lexical_weight * score / top
     best = sorted(fused, key=lambda row: (-fused[row], row))[:k]
-    winner = clear_winner(dense)
+    winner = _clear_winner(dense)
     if winner is not None and winner not in best:
         best = sorted([*best[: k - 1], winner], key=lambda row: (-fused[row], row))
     return [Hit(row, index.data.chunks[row], fused[row]) for row in best]
 
 
-def clear_winner(dense: dict[int, float]) -> int | None:
+def _clear_winner(dense: dict[int, float]) -> int | None:
     """The row whose dense similarity leads every other's by `CLEAR_LEAD`, if there is one."""
     if len(dense) < 2:
         return None
