@@ -27,7 +27,13 @@ APP = create_app(
     ),
     FakeEmbedder(),
 )
-schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+# The schema is read from the app object, not fetched over ASGI: fetching it would run the
+# lifespan at import, and its start-up thread would load the index (numpy parses each array
+# header with `ast`) while collection runs hypothesis, which parses lambdas with `ast` too.
+# CPython 3.11.7 keeps one AST recursion counter per interpreter, so two threads parsing at
+# once can fail with "SystemError: AST constructor recursion depth mismatch" (cpython#106905).
+schema = schemathesis.openapi.from_dict(APP.openapi())
+schema.app = APP
 
 
 @pytest.fixture(scope="module", autouse=True)
