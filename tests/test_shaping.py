@@ -273,6 +273,12 @@ def _one_article(tmp_path, text: str) -> Settings:
     return Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="fake")
 
 
+def _real_assistant(tmp_path, real_embedder, text: str) -> Assistant:
+    """An assistant over one Markdown article, with the real embedder."""
+    settings = _one_article(tmp_path, text).model_copy(update={"model": "all-MiniLM-L6-v2"})
+    return Assistant.from_data(settings, real_embedder, ingest(settings, real_embedder).data)
+
+
 def test_only_a_qualifier_in_the_same_paragraph_travels_with_the_sentence(tmp_path, fake):
     settings = _one_article(
         tmp_path,
@@ -327,8 +333,9 @@ def test_a_sentence_that_sets_the_two_sides_against_each_other_answers_first(ana
 def test_a_steps_question_gets_the_list_whose_items_several_close_units_are(
     tmp_path, real_embedder
 ):
-    settings = _one_article(
+    assistant = _real_assistant(
         tmp_path,
+        real_embedder,
         "# Reports\n\nAnalysts are paid well and most work in offices.\n\n"
         "## How a report gets made\n\nThe work is split up as follows:\n\n"
         "- Scoping: The analyst agrees what the report must answer.\n"
@@ -337,8 +344,6 @@ def test_a_steps_question_gets_the_list_whose_items_several_close_units_are(
         "- Presentation: The analyst turns the report into a dashboard.\n\n"
         "## Tools\n\nExcel and Tableau are the tools most analysts use every day.\n",
     )
-    settings = settings.model_copy(update={"model": "all-MiniLM-L6-v2"})
-    assistant = Assistant.from_data(settings, real_embedder, ingest(settings, real_embedder).data)
     answer = assistant.ask_sync(
         "what are the steps an analyst goes through to make a report from data"
     )
@@ -593,3 +598,25 @@ def test_the_passage_the_embedding_clearly_prefers_stays_among_the_hits(tmp_path
         hit.chunk.chunk.heading for hit in search(index, query.vector, query.search_text, 3)
     ]
     assert "Will Machines Replace Bakers?" in headings, headings
+
+
+def test_a_how_question_answered_mid_paragraph_does_not_get_the_tips_after_it(
+    tmp_path, real_embedder
+):
+    assistant = _real_assistant(
+        tmp_path,
+        real_embedder,
+        "# Becoming an analyst\n\nBreaking into analytics is hard but doable with a plan. "
+        "Learn SQL and Excel from free courses. Build a portfolio of dashboard projects "
+        "and publish it online for employers to see. Go to local meetups to hear about "
+        "openings early. Apply widely and be patient with rejections.\n\n"
+        "## Pay\n\nAnalysts earn $60,000 a year on average in the United States.\n",
+    )
+    answer = assistant.ask_sync("How do I put together a portfolio employers will look at?")
+    assert answer.answer.startswith("Build a portfolio of dashboard projects"), answer.answer
+    # The paragraph's next tips answer other questions ("Go to local meetups…").
+    assert "meetups" not in answer.answer and "rejections" not in answer.answer, answer.answer
+    # Opened at its first sentence, the paragraph is still given on: it says how.
+    answer = assistant.ask_sync("How do I break into analytics?")
+    assert answer.answer.startswith("Breaking into analytics is hard but doable"), answer.answer
+    assert "Learn SQL and Excel" in answer.answer.split(" [")[0], answer.answer

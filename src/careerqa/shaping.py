@@ -121,8 +121,10 @@ def shape_answer(
 
 def _paragraph_on(first: Part, table: SentenceTable, limit: int) -> Part | None:
     """For "How do I…": the best sentence and the ones after it in its paragraph, which
-    say how ("…is achievable with planning. Begin by building… Focus on…")."""
-    if first.items:
+    say how ("…is achievable with planning. Begin by building… Focus on…"), when the
+    best sentence opens the paragraph. One from its middle is a tip among tips: what
+    follows it answers other questions ("Network at meetups…", "Be persistent…")."""
+    if first.items or table.continues[first.rows[0]]:
         return None
     rows = list(first.rows)
     after = rows[-1] + 1
