@@ -95,7 +95,7 @@ FLOORS = {
         "hit@3": 0.96,
         "answer_accuracy": 0.92,
         "citation_accuracy": 0.96,
-        "abstain_accuracy": 0.72,
+        "abstain_accuracy": 0.76,
         "false_abstain_rate": 0.0,
     },
     "fresh3.jsonl": {
@@ -116,7 +116,7 @@ FLOORS = {
         "hit@3": 0.89,
         "answer_accuracy": 0.82,
         "citation_accuracy": 0.84,
-        "abstain_accuracy": 0.78,
+        "abstain_accuracy": 0.92,
         "false_abstain_rate": 0.0,
     },
     "fresh.jsonl": {

@@ -531,6 +531,11 @@ def test_unknown_names_are_capitalised_words_no_article_uses():
         ("How many hours a week do analysts work?", "hours"),
         ("When was the article updated?", "date"),
         ("How many tools are there?", "count"),
+        ("What % of analysts work from home?", "percent"),
+        ("By what percentage will analyst jobs grow?", "percent"),
+        ("What score do you need to pass the SQL exam?", "score"),
+        ("What's the passing mark for the certificate?", "score"),
+        ("What does a score of an analyst's work depend on?", None),
         ("Which cities pay analysts the most?", None),  # names, not a figure
         ("What does analyst pay depend on?", None),
     ],
@@ -540,6 +545,11 @@ def test_figure_kinds(question, kind):
 
 
 def test_figures_in_sentences():
+    assert gives_figure("Jobs will grow 23% by 2030.", "percent")
+    assert not gives_figure("Jobs will grow much faster than average.", "percent")
+    assert gives_figure("A score of 720 passes.", "score")
+    assert gives_figure("You need 70 percent to pass.", "score")
+    assert not gives_figure("The exam has a passing score.", "score")
     assert gives_figure("They earn $55,000 a year.", "money")
     assert not gives_figure("They earn a competitive salary.", "money")
     assert gives_figure("It takes three to six months.", "duration")
@@ -620,3 +630,22 @@ def test_a_how_question_answered_mid_paragraph_does_not_get_the_tips_after_it(
     answer = assistant.ask_sync("How do I break into analytics?")
     assert answer.answer.startswith("Breaking into analytics is hard but doable"), answer.answer
     assert "Learn SQL and Excel" in answer.answer.split(" [")[0], answer.answer
+
+
+def test_a_share_or_a_pass_mark_no_passage_states_is_declined(tmp_path, real_embedder):
+    assistant = _real_assistant(
+        tmp_path,
+        real_embedder,
+        "# Analysts\n\nThe Analytics Certification exam is offered by a software vendor "
+        "and tests SQL and dashboards. Many analysts take it after a year of work.\n\n"
+        "## Outlook\n\nEmployment of analysts is projected to grow 23% over the decade. "
+        "Some analysts work from home, others in offices.\n",
+    )
+    for asked in (
+        "What score do you need to pass the Analytics Certification exam?",
+        "what % of analysts work from home?",
+    ):
+        answer = assistant.ask_sync(asked)
+        assert not answer.answered and answer.answer == NOT_COVERED, (asked, answer.answer)
+    answer = assistant.ask_sync("By what percentage is analyst employment projected to grow?")
+    assert answer.answered and "23%" in answer.answer, answer.answer

@@ -112,6 +112,22 @@ _KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         re.compile(r"\bwhen (?:was|is|did|were)\b|\bwhat year\b|\bwhat date\b", re.I),
         re.compile(r"\b(?:19|20)\d\d\b"),
     ),
+    # A share: "What % of…", "By what percentage…".
+    "percent": (
+        re.compile(
+            r"\b(?:what|by what|how many)\s*(?:%|percent(?:age)?\b|share of|proportion of)", re.I
+        ),
+        re.compile(r"\d\s*(?:%|percent\b)", re.I),
+    ),
+    # An exam's pass mark: "What score do you need to pass…?"
+    "score": (
+        re.compile(
+            r"\b(?:passing|pass|minimum|qualifying|cut-?off) (?:score|mark|grade)\b"
+            r"|\bwhat (?:score|mark|grade)\b",
+            re.I,
+        ),
+        re.compile(r"\b(?:score|mark|grade) of \d|\d\s*(?:%|percent\b|points?\b|out of \d)", re.I),
+    ),
     "count": (
         re.compile(r"\bhow many\b", re.I),
         re.compile(rf"\b\d+\b|\b{_NUMBER_WORD}\b", re.I),
