@@ -253,6 +253,8 @@ def test_an_answer_never_opens_with_a_dangling_connective(analyst):
     assert not answer.answer.lower().startswith("however")
     assert _without_connective("However, employers look for skill.") == "Employers look for skill."
     assert _without_connective("However the data says") == "However the data says"
+    assert _without_connective("Plus, from 2020 jobs grew.") == "From 2020 jobs grew."
+    assert _without_connective("What’s more, pay rose.") == "Pay rose."
 
 
 def test_a_sentence_comes_with_the_however_that_qualifies_it(analyst):

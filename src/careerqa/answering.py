@@ -176,7 +176,7 @@ def _render(part: Part, index: LoadedIndex, citer: _Citer) -> str:
 _CONNECTIVE = re.compile(
     r"^(?:however|moreover|furthermore|additionally|also|in addition|besides|therefore|"
     r"thus|hence|similarly|likewise|that said|on the other hand|as a result|in short|"
-    r"in conclusion|overall|finally|lastly|again)\s*,\s*",
+    r"in conclusion|overall|finally|lastly|again|plus|what[’']s more|on top of that)\s*,\s*",
     re.I,
 )
 
