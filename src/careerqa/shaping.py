@@ -357,9 +357,9 @@ def _item_name(item: tuple[int, ...], table: SentenceTable) -> set[str] | None:
 def _says_something_new(
     unit: Unit, chosen: list[Unit], parts: list[Part], table: SentenceTable
 ) -> bool:
-    figures = _figures(unit, table)
+    stated = _figures(unit, table)
     if any(
-        float(unit.vector @ c.vector) >= DUPLICATE and figures == _figures(c, table) for c in chosen
+        float(unit.vector @ c.vector) >= DUPLICATE and stated == _figures(c, table) for c in chosen
     ):
         return False
     said = " ".join(table.texts[r] for p in parts for r in p.rows + sum(p.items, ())).lower()
