@@ -95,14 +95,14 @@ FLOORS = {
         "hit@3": 0.96,
         "answer_accuracy": 0.92,
         "citation_accuracy": 0.96,
-        "abstain_accuracy": 0.76,
+        "abstain_accuracy": 0.8,
         "false_abstain_rate": 0.0,
     },
     "fresh3.jsonl": {
         "hit@3": 0.95,
         "answer_accuracy": 0.83,
         "citation_accuracy": 0.91,
-        "abstain_accuracy": 0.83,
+        "abstain_accuracy": 0.91,
         "false_abstain_rate": 0.0,
     },
     "fresh2.jsonl": {
@@ -116,7 +116,7 @@ FLOORS = {
         "hit@3": 0.89,
         "answer_accuracy": 0.82,
         "citation_accuracy": 0.84,
-        "abstain_accuracy": 0.92,
+        "abstain_accuracy": 1.0,
         "false_abstain_rate": 0.0,
     },
     "fresh.jsonl": {

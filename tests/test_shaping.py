@@ -26,6 +26,7 @@ from careerqa.shapes import (
     figure_kind,
     gives_figure,
     list_noun,
+    paid_whom,
     qualifiers,
     question_shape,
 )
@@ -651,3 +652,50 @@ def test_a_share_or_a_pass_mark_no_passage_states_is_declined(tmp_path, real_emb
         assert not answer.answered and answer.answer == NOT_COVERED, (asked, answer.answer)
     answer = assistant.ask_sync("By what percentage is analyst employment projected to grow?")
     assert answer.answered and "23%" in answer.answer, answer.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "named", "compounds"),
+    [
+        ("How much does a data scientist make?", ["data scientist"], []),
+        ("What's the salary of a DevOps engineer?", ["DevOps engineer"], []),
+        ("What is a nurse's salary?", ["nurse"], []),
+        ("What do software developers earn on average?", ["software developers"], []),
+        ("Pay gap between a tester and a designer?", ["tester", "designer"], []),
+        ("What is the median annual salary for analysts?", ["analysts"], ["median annual"]),
+        ("What's the average data analyst salary?", [], ["average data analyst"]),
+        ("How much can I expect to make in my first job?", [], []),
+        ("How much do companies pay analysts?", [], []),
+    ],
+)
+def test_whose_pay_a_question_asks_for(question, named, compounds):
+    assert paid_whom(question) == (named, compounds)
+
+
+def test_the_pay_of_someone_no_passage_pays_is_declined(tmp_path, real_embedder):
+    assistant = _real_assistant(
+        tmp_path,
+        real_embedder,
+        "# Data Analysts\n\nData analysts turn data into reports. Data analysts work with "
+        "business analysts and software engineers.\n\n"
+        "## Data Analyst Salary\n\nEntry-level data analysts earn about $55,000 a year. "
+        "Experienced data analysts earn $80,000 or more.\n\n"
+        "## Related Roles\n\nData engineers, a related role, earn about $120,000. Data "
+        "analysts often move into data engineering.\n\n"
+        "## Tools\n\nData analysts use SQL, spreadsheets and data dashboards daily.\n",
+    )
+    for asked in (
+        "How much does a software engineer make?",
+        "What is the salary of a business analyst?",
+        "What's the salary difference between a data analyst and a product manager?",
+    ):
+        answer = assistant.ask_sync(asked)
+        assert not answer.answered and answer.answer == NOT_COVERED, (asked, answer.answer)
+    for asked, figure in (
+        ("How much do entry-level data analysts earn?", "$55,000"),
+        ("What is the median annual salary for experienced data analysts?", "$80,000"),
+        ("What's the typical experienced data analyst salary?", "$80,000"),
+        ("How much does a data engineer make?", "$120,000"),
+    ):
+        answer = assistant.ask_sync(asked)
+        assert answer.answered and figure in answer.answer, (asked, answer.answer)

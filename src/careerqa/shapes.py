@@ -192,6 +192,59 @@ def counted(question: str) -> str | None:
     return " ".join(words[:1] if plural is None else words[: plural + 1])
 
 
+# Whose pay a question asks for: "the salary of a data scientist", "How much do data
+# analysts earn?", "a DevOps engineer's salary", "the pay gap between A and B". A noun
+# phrase is up to five words that are not function words ("How much can I expect to
+# make?" names nobody).
+_FUNCTION = (
+    r"(?:how|much|many|what|what's|which|who|do|does|did|can|could|will|would|should|might|"
+    r"is|are|was|were|be|the|an?|i|you|we|they|he|she|it|one|my|your|our|their|this|that|"
+    r"these|those|to|of|for|in|at|on|and|or|with|expect|make|earn|get|typically|usually)"
+)
+_WORD = rf"(?!{_FUNCTION}\b)[\w'/-]+"
+_PAID = r"(?:salary|salaries|pay|wages?|income|earnings|compensation)"
+
+
+def _paid_phrase(name: str) -> str:
+    return rf"(?<![\w'/-])(?:(?:an?|the)\s+)?(?P<{name}>(?:{_WORD}\s+){{0,4}}?{_WORD})"
+
+
+_PAID_WHOM = (
+    re.compile(
+        rf"\b{_PAID}\s+(?:of|for)\s+{_paid_phrase('a')}(?=\s+(?!{_WORD})|\s*[?,.!;]|\s*$)", re.I
+    ),
+    re.compile(
+        rf"\b{_PAID}\s+(?:difference|gap)\s+between\s+{_paid_phrase('a')}\s+and\s+"
+        rf"{_paid_phrase('b')}(?=\s*[?,.!;]|\s*$|\s+(?!{_WORD}))",
+        re.I,
+    ),
+    re.compile(
+        rf"\b(?:how much|what(?:\s+{_PAID})?)\s+(?:do|does|can|could|will|would|might|should)\s+"
+        rf"{_paid_phrase('a')}\s+(?:\w+ly\s+)?(?:make|earn|get paid|be paid|take home|expect)\b",
+        re.I,
+    ),
+    re.compile(rf"{_paid_phrase('a')}['’]s?\s+(?:salary|salaries|wages?|pay)\b", re.I),
+)
+# "the data engineer salary": a compound, whose words may name a kind of pay instead
+# ("the median annual salary"); the caller decides.
+_PAID_COMPOUND = re.compile(
+    rf"{_paid_phrase('a')}(?<!['’]s)(?<!['’])\s+(?:salary|salaries|wages?)\b", re.I
+)
+
+
+def paid_whom(question: str) -> tuple[list[str], list[str]]:
+    """Whose pay a question asks for, as it names them: the phrases said of a person
+    ("data scientist" of "How much does a data scientist make?"), and those said
+    before "salary" ("data engineer", "median annual"), which may be either."""
+    ask = last_question(question)
+    named: list[str] = []
+    for pattern in _PAID_WHOM:
+        for found in pattern.finditer(ask):
+            named += [p for p in found.groupdict().values() if p and p not in named]
+    compounds = [f.group("a") for f in _PAID_COMPOUND.finditer(ask)]
+    return named, [c for c in compounds if c not in named]
+
+
 # "$120,000", "120k", "21%", "2018", "3.5": the figures a sentence states.
 _STATED = re.compile(r"[$£€]?\d[\d,]*(?:\.\d+)?\s*(?:%|percent|k\b|K\b)?")
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .lexical import LexicalIndex, terms
+from .lexical import TOPIC_SHARE, LexicalIndex, terms
 from .sentences import ListSpan, SentenceTable
 from .shapes import (
+    QUALIFIERS,
     asks_where,
     compared,
     counted,
@@ -24,6 +25,7 @@ from .shapes import (
     figures,
     gives_figure,
     list_noun,
+    paid_whom,
     qualifiers,
     question_shape,
 )
@@ -96,7 +98,7 @@ def shape_answer(
         return Shaped([], missing=f"the articles never mention {unknown[0].strip()!r}")
     kind = figure_kind(question)
     if kind:
-        return _figure(question, kind, units, table, max_sentences)
+        return _figure(question, expanded, kind, units, table, max_sentences, lexical)
     if sides:
         return Shaped(_comparison(sides, units, table, max_sentences, lexical))
     shape = question_shape(question)
@@ -371,7 +373,13 @@ def _figures(unit: Unit, table: SentenceTable) -> set[str]:
 
 
 def _figure(
-    question: str, kind: str, units: list[Unit], table: SentenceTable, limit: int
+    question: str,
+    expanded: str,
+    kind: str,
+    units: list[Unit],
+    table: SentenceTable,
+    limit: int,
+    lexical: LexicalIndex,
 ) -> Shaped:
     """The close units that state a figure of the asked kind, the asked qualifier first."""
     giving = [
@@ -383,6 +391,9 @@ def _figure(
         giving = [u for u in giving if things <= _words(u, table)]
     if not giving:
         return Shaped([], missing=f"no passage close to the question states a {kind} figure")
+    giving, unpaid = _paying_whom(expanded, giving, table, lexical)
+    if unpaid:
+        return Shaped([], missing=f"no passage close to the question states the pay of {unpaid!r}")
     wanted = qualifiers(question)
     # The asked qualifier first ("experienced"), then what shares most of the question's words.
     asked = set(terms(question))
@@ -393,6 +404,40 @@ def _figure(
         )
     )
     return Shaped(_with_more(_part(giving[0], table), giving, table, min(limit, 2)))
+
+
+def _paying_whom(
+    expanded: str, giving: list[Unit], table: SentenceTable, lexical: LexicalIndex
+) -> tuple[list[Unit], str | None]:
+    """The units that state the pay of whom the question names, or whom none pays.
+
+    "A data scientist's salary" is not what a passage on the corpus' own topic pays
+    ("machine learning engineers can expect…"): a unit must name them, in its sentences
+    or heading. A compound before "salary" names someone when it names the corpus' topic
+    ("the data engineer salary"), not a kind of pay ("the median annual salary").
+    """
+    named, compounds = paid_whom(expanded)
+    topical = [c for c in compounds if any(lexical.share(t) >= TOPIC_SHARE for t in terms(c))]
+    for whom in named + topical:
+        own = _own_words(whom, lexical)
+        naming = [u for u in giving if own <= _words(u, table) | _heading_words(u, table)]
+        if not naming:
+            return [], whom
+        if own:
+            giving = naming
+    return giving, None
+
+
+def _own_words(whom: str, lexical: LexicalIndex) -> set[str]:
+    """The words that say who is meant, beside the corpus' topic and a qualifier: "data"
+    of "a data engineer", nothing of "senior machine learning engineers"."""
+    for qualifier in QUALIFIERS.values():
+        whom = qualifier.sub(" ", whom)
+    return {t for t in terms(whom) if lexical.share(t) < TOPIC_SHARE}
+
+
+def _heading_words(unit: Unit, table: SentenceTable) -> set[str]:
+    return set(terms(table.headings[unit.rows[0]] or ""))
 
 
 def _text(unit: Unit, table: SentenceTable) -> str:
