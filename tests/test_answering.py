@@ -113,9 +113,9 @@ FLOORS = {
         "false_abstain_rate": 0.0,
     },
     "fresh4.jsonl": {
-        "hit@3": 0.89,
-        "answer_accuracy": 0.82,
-        "citation_accuracy": 0.84,
+        "hit@3": 0.91,
+        "answer_accuracy": 0.84,
+        "citation_accuracy": 0.86,
         "abstain_accuracy": 1.0,
         "false_abstain_rate": 0.0,
     },

@@ -495,10 +495,27 @@ def test_a_misspelt_question_is_answered_as_if_spelt_right(analyst):
         # Only a lack of what a career asks for is rephrased.
         ("No, I mean the salary", "No, I mean the salary"),
         ("Is there no limit?", "Is there no limit?"),
+        # A hedge after the question word is no part of what is asked.
+        ("what even is a data analyst", "what is a data analyst"),
+        ("What exactly does an analyst do?", "What does an analyst do?"),
+        ("Is it even worth it?", "Is it even worth it?"),
     ],
 )
 def test_a_lack_is_searched_for_the_way_articles_write_it(asked, searched):
     assert _without(asked) == searched
+
+
+def test_a_hedged_what_is_gets_the_definition_without_a_question_label(tmp_path, real_embedder):
+    assistant = _real_assistant(
+        tmp_path,
+        real_embedder,
+        "# Analysts\n\n## What Is a Data Analyst?\n\nA data analyst turns raw data into "
+        "reports that managers use to decide.\n\n## Getting In\n\nEven if the job isn't "
+        "labeled as a data analyst, even a support role can even help, even early on.\n\n"
+        "## Pay\n\nAnalysts earn about $60,000.\n",
+    )
+    answer = assistant.ask_sync("what even is a data analyst")
+    assert answer.answer.startswith("A data analyst turns raw data into reports"), answer.answer
 
 
 def test_initials_of_a_name_the_articles_use_are_not_an_unknown_name():

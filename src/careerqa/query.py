@@ -149,9 +149,17 @@ _LACKING = re.compile(
 )
 
 
+# "what even is…", "what exactly does…": a hedge after the question word says nothing of
+# what is asked, yet lexical search matches it in passages ("Even if the position…").
+_HEDGE = re.compile(
+    r"\b(what|who|how|where|why|which)\s+(?:even|exactly|actually|really|precisely)\b", re.I
+)
+
+
 def _without(question: str) -> str:
-    """The question with a lack said the way the articles say it: "without a degree"."""
-    return _LACKING.sub("without a", question)
+    """The question with a lack said the way the articles say it ("without a degree"),
+    and without a hedge after its question word ("what even is" → "what is")."""
+    return _HEDGE.sub(r"\1", _LACKING.sub("without a", question))
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

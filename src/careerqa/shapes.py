@@ -31,7 +31,8 @@ _YES_NO = re.compile(
     re.I,
 )
 _DEFINITION = re.compile(
-    r"^\s*(?:what(?:'s| is| does)|define|explain)\s+(?:an?\s+)?(?!the\b)"
+    r"^\s*(?:what(?:'s|(?:\s+(?:even|exactly|actually|really|precisely))?\s+(?:is|does))|define|"
+    r"explain)\s+(?:an?\s+)?(?!the\b)"
     r"(?P<term>[\w' +#-]{1,40}?)(?:\s+mean|\s+in [\w ]+)?\s*[?.]?\s*$"
     r"|\bmeaning of\b|\bwhat does [\w' +#-]+ mean\b",
     re.I,

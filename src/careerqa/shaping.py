@@ -462,7 +462,8 @@ def _defining(term: str, units: list[Unit], table: SentenceTable) -> Part | None
             return _part(unit, table)
         heading = table.section_heading(unit.rows[0])
         if heading and " ".join(terms(re.sub(r"\([^)]*\)", "", heading))) == wanted:
-            return _part(unit, table, label=heading)
+            # A heading that asks ("What Is X?") is no label: the line answers it.
+            return _part(unit, table, label=None if heading.endswith("?") else heading)
     return None
 
 
