@@ -95,7 +95,7 @@ FLOORS = {
         "hit@3": 0.96,
         "answer_accuracy": 0.92,
         "citation_accuracy": 0.96,
-        "abstain_accuracy": 0.8,
+        "abstain_accuracy": 0.84,
         "false_abstain_rate": 0.0,
     },
     "fresh3.jsonl": {
@@ -123,7 +123,7 @@ FLOORS = {
         "hit@3": 0.93,
         "answer_accuracy": 0.79,
         "citation_accuracy": 0.91,
-        "abstain_accuracy": 0.75,
+        "abstain_accuracy": 0.83,
         "false_abstain_rate": 0.0,
     },
 }

@@ -23,6 +23,7 @@ from careerqa.shapes import (
     compared,
     counted,
     definition_term,
+    earlier_questions,
     figure_kind,
     gives_figure,
     list_noun,
@@ -716,3 +717,19 @@ def test_the_pay_of_someone_no_passage_pays_is_declined(tmp_path, real_embedder)
     ):
         answer = assistant.ask_sync(asked)
         assert answer.answered and figure in answer.answer, (asked, answer.answer)
+
+
+def test_a_figure_asked_before_the_last_question_must_be_stated(tmp_path, real_embedder):
+    assert earlier_questions("How many hours? Is it good? Thanks.") == ["How many hours?"]
+    assistant = _real_assistant(
+        tmp_path,
+        real_embedder,
+        "# Analysts\n\nAnalysts build reports and dashboards for managers. The hours analysts "
+        "work change from week to week, and the work is varied.\n\n## Pay\n\nAnalysts earn "
+        "about $60,000 a year.\n",
+    )
+    asked = "How many hours a week do analysts work? Is the work varied?"
+    answer = assistant.ask_sync(asked)
+    assert not answer.answered and answer.answer == NOT_COVERED, answer.answer
+    answer = assistant.ask_sync("How much do analysts earn? Is the work varied?")
+    assert answer.answered, answer.answer

@@ -57,6 +57,12 @@ def last_question(text: str) -> str:
     return (asking or sentences or [""])[-1]
 
 
+def earlier_questions(text: str) -> list[str]:
+    """The questions asked before the last one ("How many hours…? Is the balance good?")."""
+    sentences = [s.strip() for s in _SENTENCE_END.split(text.strip())]
+    return [s for s in sentences if s.endswith("?")][:-1]
+
+
 def question_shape(question: str) -> str:
     """One of SHAPES for a question."""
     ask = last_question(question)

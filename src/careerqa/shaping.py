@@ -21,6 +21,7 @@ from .shapes import (
     compared,
     counted,
     definition_term,
+    earlier_questions,
     figure_kind,
     figures,
     gives_figure,
@@ -96,6 +97,11 @@ def shape_answer(
     unknown = [s for s, other in _pairs(sides) if _never_mentioned(s, other, lexical)]
     if unknown:
         return Shaped([], missing=f"the articles never mention {unknown[0].strip()!r}")
+    # "How many hours do they work? Is the balance good?": each figure asked needs one.
+    for earlier in earlier_questions(question):
+        kind = figure_kind(earlier)
+        if kind and not _giving(kind, units, table):
+            return Shaped([], missing=f"no passage close to the question states a {kind} figure")
     kind = figure_kind(question)
     if kind:
         return _figure(question, expanded, kind, units, table, max_sentences, lexical)
@@ -382,9 +388,7 @@ def _figure(
     lexical: LexicalIndex,
 ) -> Shaped:
     """The close units that state a figure of the asked kind, the asked qualifier first."""
-    giving = [
-        u for u in _close(units, FURTHER) if any(gives_figure(table.texts[r], kind) for r in u.rows)
-    ]
+    giving = _giving(kind, units, table)
     if kind == "count":
         # A count of what was asked: "a quartet of core requirements", not any number.
         things = set(terms(counted(question) or ""))
@@ -404,6 +408,13 @@ def _figure(
         )
     )
     return Shaped(_with_more(_part(giving[0], table), giving, table, min(limit, 2)))
+
+
+def _giving(kind: str, units: list[Unit], table: SentenceTable) -> list[Unit]:
+    """The close units that state a figure of this kind."""
+    return [
+        u for u in _close(units, FURTHER) if any(gives_figure(table.texts[r], kind) for r in u.rows)
+    ]
 
 
 def _paying_whom(
