@@ -118,5 +118,5 @@ def test_an_app_started_twice_still_answers(settings, fake):
     app = create_app(settings.model_copy(update={"abstain_threshold": -1.0}), fake)
     for _ in range(2):  # lifespan runs, ends, runs again on the same app object
         with started(app) as client:
-            r = client.post("/ask", json={"question": "junior pay"}, timeout=10)
+            r = client.post("/ask", json={"question": "junior pay"})
             assert r.status_code == 200
