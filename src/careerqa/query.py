@@ -16,6 +16,7 @@ import numpy as np
 from .conversation import Turn, context_question, previous_answer
 from .errors import QuestionError
 from .lexical import LexicalIndex
+from .shapes import HEDGE
 from .vocabulary import Vocabulary
 
 MAX_QUESTION_CHARS = 1000
@@ -151,9 +152,7 @@ _LACKING = re.compile(
 
 # "what even is…", "what exactly does…": a hedge after the question word says nothing of
 # what is asked, yet lexical search matches it in passages ("Even if the position…").
-_HEDGE = re.compile(
-    r"\b(what|who|how|where|why|which)\s+(?:even|exactly|actually|really|precisely)\b", re.I
-)
+_HEDGE = re.compile(rf"\b(what|who|how|where|why|which)\s+{HEDGE}\b", re.I)
 
 
 def _without(question: str) -> str:

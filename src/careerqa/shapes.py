@@ -30,8 +30,10 @@ _YES_NO = re.compile(
     r"need)\b",
     re.I,
 )
+# A hedge after the question word: "what even is…", "what exactly does…".
+HEDGE = r"(?:even|exactly|actually|really|precisely)"
 _DEFINITION = re.compile(
-    r"^\s*(?:what(?:'s|(?:\s+(?:even|exactly|actually|really|precisely))?\s+(?:is|does))|define|"
+    rf"^\s*(?:what(?:'s|(?:\s+{HEDGE})?\s+(?:is|does))|define|"
     r"explain)\s+(?:an?\s+)?(?!the\b)"
     r"(?P<term>[\w' +#-]{1,40}?)(?:\s+mean|\s+in [\w ]+)?\s*[?.]?\s*$"
     r"|\bmeaning of\b|\bwhat does [\w' +#-]+ mean\b",
@@ -50,17 +52,20 @@ _LIST = re.compile(
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 
 
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+
+
 def last_question(text: str) -> str:
     """The sentence that asks: the last one ending in "?", else the last sentence."""
-    sentences = [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+    sentences = _sentences(text)
     asking = [s for s in sentences if s.endswith("?")]
     return (asking or sentences or [""])[-1]
 
 
 def earlier_questions(text: str) -> list[str]:
     """The questions asked before the last one ("How many hours…? Is the balance good?")."""
-    sentences = [s.strip() for s in _SENTENCE_END.split(text.strip())]
-    return [s for s in sentences if s.endswith("?")][:-1]
+    return [s for s in _sentences(text) if s.endswith("?")][:-1]
 
 
 def question_shape(question: str) -> str:

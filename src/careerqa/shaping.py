@@ -431,7 +431,7 @@ def _paying_whom(
     topical = [c for c in compounds if any(lexical.share(t) >= TOPIC_SHARE for t in terms(c))]
     for whom in named + topical:
         own = _own_words(whom, lexical)
-        naming = [u for u in giving if own <= _words(u, table) | _heading_words(u, table)]
+        naming = [u for u in giving if own <= _words(u, table) | table.heading_terms(u.rows[0])]
         if not naming:
             return [], whom
         if own:
@@ -445,10 +445,6 @@ def _own_words(whom: str, lexical: LexicalIndex) -> set[str]:
     for qualifier in QUALIFIERS.values():
         whom = qualifier.sub(" ", whom)
     return {t for t in terms(whom) if lexical.share(t) < TOPIC_SHARE}
-
-
-def _heading_words(unit: Unit, table: SentenceTable) -> set[str]:
-    return set(terms(table.headings[unit.rows[0]] or ""))
 
 
 def _text(unit: Unit, table: SentenceTable) -> str:
