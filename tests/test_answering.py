@@ -86,7 +86,7 @@ FLOORS = {
     "extra.jsonl": _TARGETS,
     "dev2.jsonl": {
         "hit@3": 0.85,
-        "answer_accuracy": 0.81,
+        "answer_accuracy": 0.83,
         "citation_accuracy": 0.9,
         "abstain_accuracy": 1.0,
         "false_abstain_rate": 0.09,

@@ -300,6 +300,45 @@ def test_only_a_qualifier_in_the_same_paragraph_travels_with_the_sentence(tmp_pa
     assert refers["Mainly because demand is high."] and not refers["Interns are paid."]
 
 
+def test_a_sentence_ending_on_this_or_these_leans_on_its_paragraph(tmp_path, fake):
+    settings = _one_article(
+        tmp_path,
+        "# Nursing\n\nJobs for nurses are expected to grow 6% by 2032. An ageing population "
+        "will drive this growth.\n\nNurses work in shifts. Many nurses enjoy this work.\n\n"
+        "Night shifts pay more in this field.\n",
+    )
+    refers = dict(
+        zip(
+            *(lambda t: (t.texts, t.refers_back))(SentenceTable(ingest(settings, fake).data)),
+            strict=True,
+        )
+    )
+    assert refers["An ageing population will drive this growth."]
+    assert refers["Many nurses enjoy this work."]
+    # A paragraph's first sentence has nothing before it to lean on.
+    assert not refers["Night shifts pay more in this field."]
+
+
+def test_a_sentence_ending_on_this_growth_comes_with_the_growth(tmp_path, real_embedder):
+    text = (
+        "# Nursing careers\n\n## Outlook\n\nThe Bureau of Labor Statistics (BLS) groups "
+        "nurses with other health workers. This broad category includes anyone who cares for "
+        "patients. Jobs in it are expected to grow 6% from 2022 to 2032. An ageing population "
+        "and longer lives will drive this growth.\n\n## Pay\n\nNurses earn about $80,000 a "
+        "year. Night shifts pay more.\n\n## Work\n\nNurses work in hospitals, clinics and "
+        "homes. Many work twelve-hour shifts.\n"
+    )
+    assistant = _real_assistant(tmp_path, real_embedder, text)
+    # Why it grows is said by the sentence after the growth figure, of "this growth".
+    answer = assistant.ask_sync("Why are nursing jobs expected to grow?")
+    assert "An ageing population" in answer.answer, answer.answer
+    # That sentence is never given before, or without, the growth it speaks of.
+    answer = assistant.ask_sync("What will drive the growth in nursing jobs?")
+    assert answer.answer.startswith(
+        "Jobs in it are expected to grow 6% from 2022 to 2032. An ageing population"
+    ), answer.answer
+
+
 def test_a_sentence_after_a_list_speaks_of_the_list_not_of_its_last_item(tmp_path, fake):
     settings = _one_article(
         tmp_path,

@@ -23,6 +23,9 @@ _ANAPHOR = re.compile(
     r"(?:mainly|partly|largely|simply|probably|mostly) because)\b",
     re.I,
 )
+# A sentence that ends on what the one before it said: "Demand for mobile apps will
+# drive this growth." Read alone it names no growth; in its paragraph it says whose.
+_ENDS_ON_ANAPHOR = re.compile(r"\b(?:this|these)\s+(?:[a-z-]+\s+)?[a-z-]+[.!]?$", re.I)
 # The article speaking of itself ("This comprehensive guide provides a roadmap…",
 # "Let's explore the career opportunities…"): it says what the text is about, never
 # what the reader asked.
@@ -57,7 +60,8 @@ class SentenceTable:
         n = len(data.sentence_vectors)
         self.texts: list[str] = [""] * n
         self.terms: list[frozenset[str]] = [frozenset()] * n
-        self.refers_back = np.zeros(n, dtype=bool)  # starts "This…", "They…"
+        # starts "This…", "They…", or ends "…this growth." inside a paragraph
+        self.refers_back = np.zeros(n, dtype=bool)
         self.continues = np.zeros(n, dtype=bool)  # in the paragraph of row - 1
         self.qualifies = np.zeros(n, dtype=bool)  # "However,…" in the paragraph of row - 1
         self.headings: list[str | None] = [None] * n
@@ -103,6 +107,8 @@ class SentenceTable:
             if previous is not None and "\n" not in text[ends[previous] : start]:
                 self.continues[row] = True
                 self.qualifies[row] = bool(_CONTRAST.match(self.texts[row]))
+                if _ENDS_ON_ANAPHOR.search(self.texts[row]):
+                    self.refers_back[row] = True
             previous = row
 
     def heading_terms(self, row: int) -> frozenset[str]:
