@@ -247,6 +247,16 @@ def test_a_place_the_articles_never_name_is_declined(analyst):
 def test_yes_no_questions_get_a_direct_lead_when_the_passage_gives_one(analyst):
     answer = analyst.ask_sync("Do I need a degree to become a data analyst?")
     assert answer.answer.startswith("Not necessarily. A degree is not always required")
+    assert analyst.ask_sync("Do data analysts work with BI dashboards?").answer.startswith("Yes.")
+
+
+def test_a_lead_answers_a_need_only_when_the_question_asks_for_one(analyst):
+    # "Not always required" says "yes, you can" to this one, not "not necessarily".
+    answer = analyst.ask_sync("Can I become a data analyst with a history degree?")
+    assert answer.answer.startswith("A degree is not always required"), answer.answer
+    # "most write SQL queries daily" is what they do, not what they need.
+    answer = analyst.ask_sync("Do analysts need to write SQL queries?")
+    assert answer.answer.startswith("Every analyst works with"), answer.answer
 
 
 def test_an_answer_never_opens_with_a_dangling_connective(analyst):

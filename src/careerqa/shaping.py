@@ -524,6 +524,19 @@ _HEDGE = re.compile(
     r"|\bwithout a (?:traditional )?degree\b",
     re.I,
 )
+# A question that asks whether something is needed ("Do I need a PhD?", "Is a degree
+# required?"); "not always required" answers it "Not necessarily.", yet it answers "Can I
+# become one with a biology degree?" the other way, and "Many engineers hold a PhD" says
+# nothing of a need.
+_ASKS_NEED = re.compile(
+    r"\b(?:need(?:s|ed)?|require[sd]?|requirements?|must|ha(?:ve|s) to|necessary|mandatory)\b",
+    re.I,
+)
+_STATES_NEED = re.compile(
+    r"\b(?:need(?:s|ed)?|require[sd]?|requirements?|must|ha(?:ve|s) to|necessary|mandatory|"
+    r"essential|crucial|vital|important|prerequisites?|indispensable)\b",
+    re.I,
+)
 _NEGATION = re.compile(r"\b(?:not|never|no longer|cannot)\b|n[’']t\b", re.I)
 _DIRECT = re.compile(r"^(yes|no)\b", re.I)
 # A question that asks whether something hurts ("Will that hold me back?") turns a
@@ -541,13 +554,16 @@ def yes_or_no(question: str, best: Unit, table: SentenceTable) -> str | None:
     direct = _DIRECT.match(text)
     if direct:
         return None  # the passage itself starts with it
+    need = bool(_ASKS_NEED.search(question))
     if _HEDGE.search(text):
-        return "Not necessarily."
+        return "Not necessarily." if need else None
     asked = set(terms(question))
     negated = _NEGATION.search(text)
     if negated and asked & set(terms(text[negated.end() : negated.end() + 40])):
         return "No."
     if negated or _ADVERSE.search(question) or best.similarity < YES_SIMILARITY:
+        return None
+    if need and not _STATES_NEED.search(text):
         return None
     # A plain "yes" only when the passage says what was asked, nearly word for word.
     said = set(terms(text)) | table.heading_terms(best.rows[0])
