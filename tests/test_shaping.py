@@ -30,6 +30,7 @@ from careerqa.shapes import (
     paid_whom,
     qualifiers,
     question_shape,
+    timed_what,
 )
 from careerqa.shaping import Part, _list_of, _names, _says_something_new, _with_more
 from careerqa.units import Unit, candidate_units
@@ -737,6 +738,43 @@ def test_a_share_or_a_pass_mark_no_passage_states_is_declined(tmp_path, real_emb
 )
 def test_whose_pay_a_question_asks_for(question, named, compounds):
     assert paid_whom(question) == (named, compounds)
+
+
+@pytest.mark.parametrize(
+    ("question", "timed"),
+    [
+        ("How long does a masters in machine learning take", ["a masters in machine learning"]),
+        ("How long do bootcamps usually take?", ["bootcamps"]),
+        ("How long is a certificate program?", ["a certificate program"]),
+        ("How many years does a PhD take?", ["a PhD"]),
+        ("What is the duration of the online MS?", ["the online MS"]),
+        ("How long does it take to become a nurse?", []),
+        ("Roughly how long will it take me to get job-ready?", []),
+        ("Over what period was the growth projected?", []),
+    ],
+)
+def test_what_a_how_long_question_times(question, timed):
+    assert timed_what(question) == timed
+
+
+def test_how_long_something_takes_is_said_only_by_a_passage_naming_it(tmp_path, real_embedder):
+    assistant = _real_assistant(
+        tmp_path,
+        real_embedder,
+        "# Becoming a nurse\n\n## Training\n\nMost nurses study for a nursing degree at a "
+        "university. A master's degree opens senior and teaching roles. Learning the basic "
+        "skills of patient care takes about 6 months of full-time study on a course.\n\n"
+        "## Pay\n\nNurses earn about $80,000 a year. Night shifts pay more than day shifts.\n\n"
+        "## Work\n\nNurses work in hospitals, clinics and homes. Many work twelve-hour shifts "
+        "on wards.\n\n## Outlook\n\nJobs for nurses are expected to grow 6% by 2032. "
+        "Hospitals in cities hire the most.\n\n## Skills\n\nGood nurses listen well and stay "
+        "calm. They keep careful notes on every patient.\n",
+    )
+    # The course's six months are not how long a master's degree takes.
+    answer = assistant.ask_sync("How long does a master's degree take?")
+    assert not answer.answered and answer.answer == NOT_COVERED, answer.answer
+    answer = assistant.ask_sync("How long does it take to learn the basic skills of patient care?")
+    assert answer.answered and "about 6 months" in answer.answer, answer.answer
 
 
 def test_the_pay_of_someone_no_passage_pays_is_declined(tmp_path, real_embedder):

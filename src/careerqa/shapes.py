@@ -257,6 +257,30 @@ def paid_whom(question: str) -> tuple[list[str], list[str]]:
     return named, [c for c in compounds if c not in named]
 
 
+# What a "how long" question times: "How long does a master's in ML take?", "How long
+# are bootcamps?", "How many years does a PhD last?". "How long does it take to…" times
+# whatever the rest says, and is left to the figure rule alone.
+_SUBJECT = r"(?P<a>[\w'’/-]+(?:\s+[\w'’/-]+){0,5}?)"
+_TIMED_WHAT = (
+    re.compile(
+        rf"\b(?:how long|how many (?:years|months|weeks))\s+(?:does|do|did|will|would|can|"
+        rf"could|should|might|is|are)\s+{_SUBJECT}\s+(?:\w+ly\s+)?(?:take|last)\b",
+        re.I,
+    ),
+    re.compile(rf"\bhow long (?:is|are|was|were)\s+{_SUBJECT}\s*(?:[?,.!;]|$)", re.I),
+    re.compile(rf"\b(?:duration|length) of\s+{_SUBJECT}\s*(?:[?,.!;]|$)", re.I),
+)
+_PRONOUN = re.compile(r"^(?:it|this|that|i|you|we|they|he|she|one)$", re.I)
+
+
+def timed_what(question: str) -> list[str]:
+    """What a duration question asks the length of, as it names it ("a masters in
+    machine learning"), or nothing when it names nothing ("How long does it take?")."""
+    ask = last_question(question)
+    found = (p.search(ask) for p in _TIMED_WHAT)
+    return [f.group("a") for f in found if f and not _PRONOUN.match(f.group("a"))]
+
+
 # "$120,000", "120k", "21%", "2018", "3.5": the figures a sentence states.
 _STATED = re.compile(r"[$£€]?\d[\d,]*(?:\.\d+)?\s*(?:%|percent|k\b|K\b)?")
 

@@ -29,6 +29,7 @@ from .shapes import (
     paid_whom,
     qualifiers,
     question_shape,
+    timed_what,
 )
 from .units import Unit
 from .vocabulary import spelled_out
@@ -398,6 +399,13 @@ def _figure(
     giving, unpaid = _paying_whom(expanded, giving, table, lexical)
     if unpaid:
         return Shaped([], missing=f"no passage close to the question states the pay of {unpaid!r}")
+    if kind == "duration":
+        # "How long does a master's take?" is not answered by how long self-study takes.
+        giving, untimed = _naming(timed_what(expanded), giving, table, lexical)
+        if untimed:
+            return Shaped(
+                [], missing=f"no passage close to the question says how long {untimed!r} takes"
+            )
     wanted = qualifiers(question)
     # The asked qualifier first ("experienced"), then what shares most of the question's words.
     asked = set(terms(question))
@@ -429,11 +437,19 @@ def _paying_whom(
     """
     named, compounds = paid_whom(expanded)
     topical = [c for c in compounds if any(lexical.share(t) >= TOPIC_SHARE for t in terms(c))]
-    for whom in named + topical:
-        own = _own_words(whom, lexical)
+    return _naming(named + topical, giving, table, lexical)
+
+
+def _naming(
+    phrases: list[str], giving: list[Unit], table: SentenceTable, lexical: LexicalIndex
+) -> tuple[list[Unit], str | None]:
+    """The units that name each phrase's own words (in their sentences or heading), or
+    the first phrase none of them names."""
+    for phrase in phrases:
+        own = _own_words(phrase, lexical)
         naming = [u for u in giving if own <= _words(u, table) | table.heading_terms(u.rows[0])]
         if not naming:
-            return [], whom
+            return [], phrase
         if own:
             giving = naming
     return giving, None
