@@ -14,7 +14,7 @@ from careerqa.answering import NOT_COVERED, _without_connective
 from careerqa.assistant import Assistant
 from careerqa.cleaning import without_notes
 from careerqa.ingest import ingest
-from careerqa.lexical import LexicalIndex
+from careerqa.lexical import LexicalIndex, terms
 from careerqa.query import QueryPlan, _without
 from careerqa.retrieval import search
 from careerqa.sentences import SentenceTable
@@ -485,6 +485,18 @@ def test_an_abbreviation_asked_in_lower_case_is_written_out_unless_it_is_a_word(
     assert vocabulary.expand("list the kpis") == "list the key performance indicators"
     # The articles write "us" as a word too: it stays a word.
     assert vocabulary.expand("can us firms hire me") == "can us firms hire me"
+
+
+def test_a_word_is_known_in_another_form_only_less_an_ending():
+    lexical = LexicalIndex(
+        ["Learn to plan ahead.", "Know the class over there.", "Be full, ever clear."]
+    )
+    known = ["learners", "known", "classic", "fully", "planned"]
+    assert all(lexical.knows(t) for w in known for t in terms(w)), known
+    # Less a word, it is another word: a compound, or a word that merely starts alike.
+    unknown = ["overfitting", "plant", "everyone", "clearance"]
+    assert not any(lexical.knows(t) for w in unknown for t in terms(w)), unknown
+    assert lexical.without_unknown_words("What is overfitting?") == "What is"
 
 
 def test_the_corpus_topic_words_are_those_most_passages_use():

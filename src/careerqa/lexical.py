@@ -73,6 +73,13 @@ def terms(text: str) -> list[str]:
     return [_stem(w) for w in words if w not in _STOPWORDS and len(w) > 1]
 
 
+# What is left of a stemmed word past a shorter word it is formed from ("learn|er",
+# "know|n", "class|ic", "full|i" of "fully").
+_ENDINGS = frozenset(
+    "s es e d ed er or ers n en i y ic al ist ism iv ion ment ness iti abl ibl ing".split()
+)
+
+
 class LexicalIndex:
     """BM25 scores of every chunk for a question, and term statistics for coverage."""
 
@@ -110,7 +117,12 @@ class LexicalIndex:
         i = bisect.bisect_left(self._vocabulary, term)
         if i < len(self._vocabulary) and self._vocabulary[i].startswith(term):
             return True
-        return any(term.startswith(term[:n]) and term[:n] in self._df for n in range(4, len(term)))
+        # A shorter form is the term less an ending ("learner" of "learn", "known" of
+        # "know"), never less a word ("overfit" is not "over", nor "plant" "plan").
+        return any(
+            term[:n] in self._df and term[n:] in _ENDINGS
+            for n in range(max(4, len(term) - 4), len(term))
+        )
 
     def resembles(self, term: str) -> bool:
         """Is this term a likely misspelling of one the corpus uses ("exel" → "excel")?"""
