@@ -95,7 +95,7 @@ FLOORS = {
         "hit@3": 0.96,
         "answer_accuracy": 0.92,
         "citation_accuracy": 0.96,
-        "abstain_accuracy": 0.84,
+        "abstain_accuracy": 0.88,
         "false_abstain_rate": 0.0,
     },
     "fresh3.jsonl": {
