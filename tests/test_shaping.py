@@ -251,6 +251,18 @@ def test_yes_no_questions_get_a_direct_lead_when_the_passage_gives_one(analyst):
     assert analyst.ask_sync("Do data analysts work with BI dashboards?").answer.startswith("Yes.")
 
 
+def test_a_term_with_a_word_no_article_uses_is_not_defined(analyst):
+    # The threshold is set aside: the rule declines, not the evidence.
+    settings = analyst.settings.model_copy(update={"abstain_threshold": 0.0})
+    anyway = Assistant.from_data(settings, analyst.embedder, analyst.data)
+    answer = anyway.ask_sync("What is a pivot table?")
+    assert not answer.answered and answer.answer == NOT_COVERED, answer.answer
+    # A hedge is no word of the term; a term the article uses is defined.
+    assert definition_term("What does data cleaning actually involve?") == "data cleaning involve"
+    answer = anyway.ask_sync("What exactly is SQL?")
+    assert answer.answer.startswith("SQL: Used to pull and join data"), answer.answer
+
+
 def test_a_lead_answers_a_need_only_when_the_question_asks_for_one(analyst):
     # "Not always required" says "yes, you can" to this one, not "not necessarily".
     answer = analyst.ask_sync("Can I become a data analyst with a history degree?")

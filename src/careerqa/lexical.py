@@ -76,7 +76,8 @@ def terms(text: str) -> list[str]:
 # What is left of a stemmed word past a shorter word it is formed from ("learn|er",
 # "know|n", "class|ic", "full|i" of "fully").
 _ENDINGS = frozenset(
-    "s es e d ed er or ers n en i y ic al ist ism iv ion ment ness iti abl ibl ing".split()
+    {"s", "es", "e", "d", "ed", "er", "or", "ers", "n", "en", "i", "y"}
+    | {"ic", "al", "ist", "ism", "iv", "ion", "ment", "ness", "iti", "abl", "ibl", "ing"}
 )
 
 

@@ -326,6 +326,8 @@ def definition_term(question: str) -> str | None:
     """What a "What is X?" question asks to define."""
     found = _DEFINITION.search(last_question(question))
     term = found.group("term") if found else None
+    if term:
+        term = re.sub(rf"\s*\b{HEDGE}\b", "", term, flags=re.I)  # "…actually involve"
     return term.strip() if term and len(term.split()) <= 4 else None
 
 

@@ -113,6 +113,10 @@ def shape_answer(
         parts = _with_more(_list_first(units, table), units, table, max_sentences)
         return Shaped(parts, lead=yes_or_no(question, units[0], table))
     term = definition_term(expanded)
+    unknown = [t for t in terms(term or "") if not (lexical.knows(t) or lexical.resembles(t))]
+    if unknown:
+        # "What is gradient boosting?": no article uses "boosting", so none defines it.
+        return Shaped([], missing=f"the articles never use {unknown[0]!r}, so none defines it")
     first = (
         (_defining(term, units, table) if term else None)
         or (_naming_place(f"{question} {expanded}", units, table) if asks_where(question) else None)
