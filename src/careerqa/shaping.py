@@ -113,7 +113,8 @@ def shape_answer(
         parts = _with_more(_list_first(units, table), units, table, max_sentences)
         return Shaped(parts, lead=yes_or_no(question, units[0], table))
     term = definition_term(expanded)
-    unknown = [t for t in terms(term or "") if not (lexical.knows(t) or lexical.resembles(t))]
+    named = _DOES.sub("", term or "")  # "What does peer review involve?": "peer review"
+    unknown = [t for t in terms(named) if not (lexical.knows(t) or lexical.resembles(t))]
     if unknown:
         # "What is gradient boosting?": no article uses "boosting", so none defines it.
         return Shaped([], missing=f"the articles never use {unknown[0]!r}, so none defines it")
@@ -130,6 +131,10 @@ def shape_answer(
         if steps:
             return Shaped([steps])
     return Shaped(_with_more(first, units, table, max_sentences))
+
+
+# The verb after the term of "What does X involve?"
+_DOES = re.compile(r"\s+(?:involves?|entails?|includes?|covers?|do|does)$", re.I)
 
 
 def _paragraph_on(first: Part, table: SentenceTable, limit: int) -> Part | None:
