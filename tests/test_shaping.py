@@ -148,6 +148,10 @@ def test_a_figure_question_gets_the_figure_of_the_asked_qualifier(analyst):
     assert qualifiers("analysts with no prior experience") == set()
     duration = analyst.ask_sync("How long does a certificate program take?")
     assert "three to six months" in duration.answer
+    # A pay band asks for money, as "salary" does.
+    band = analyst.ask_sync("After five years in the job, what pay band do analysts move into?")
+    assert band.answer.startswith("Senior Analysts: Senior analysts with five"), band.answer
+    assert figure_kind("What compensation can I expect?") == "money"
 
 
 def test_a_comparison_gets_a_sentence_on_each_side_rather_than_one_naming_both(analyst):

@@ -99,7 +99,8 @@ _AMOUNT = rf"(?:\d+|{_NUMBER_WORD})(?:\s*(?:-|–|to)\s*(?:\d+|{_NUMBER_WORD}))?
 _TIME_UNIT = r"(?:hours?|days?|weeks?|months?|years?|semesters?|terms?)"
 _MONEY_ASKED = re.compile(
     r"\bhow much\b(?!\s+(?:time|experience|math|maths|work|effort))"
-    r"|\b(?:salary|salaries|tuition|cost|costs|price|fee|fees|wage|wages|income)\b",
+    r"|\b(?:salary|salaries|tuition|cost|costs|price|fee|fees|wage|wages|income|compensation|"
+    r"earnings)\b|\bpay (?:band|range|scale|bracket|grade|level)s?\b",
     re.I,
 )
 _KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
