@@ -79,6 +79,7 @@ _ENDINGS = frozenset(
     {"s", "es", "e", "d", "ed", "er", "or", "ers", "n", "en", "i", "y"}
     | {"ic", "al", "ist", "ism", "iv", "ion", "ment", "ness", "iti", "abl", "ibl", "ing"}
 )
+_LONGEST_ENDING = max(len(e) for e in _ENDINGS)
 
 
 class LexicalIndex:
@@ -122,7 +123,7 @@ class LexicalIndex:
         # "know"), never less a word ("overfit" is not "over", nor "plant" "plan").
         return any(
             term[:n] in self._df and term[n:] in _ENDINGS
-            for n in range(max(4, len(term) - 4), len(term))
+            for n in range(max(4, len(term) - _LONGEST_ENDING), len(term))
         )
 
     def resembles(self, term: str) -> bool:

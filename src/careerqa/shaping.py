@@ -114,7 +114,7 @@ def shape_answer(
         return Shaped(parts, lead=yes_or_no(question, units[0], table))
     term = definition_term(expanded)
     named = _DOES.sub("", term or "")  # "What does peer review involve?": "peer review"
-    unknown = [t for t in terms(named) if not (lexical.knows(t) or lexical.resembles(t))]
+    unknown = [t for t in terms(named) if not _heard_of(t, lexical)]
     if unknown:
         # "What is gradient boosting?": no article uses "boosting", so none defines it.
         return Shaped([], missing=f"the articles never use {unknown[0]!r}, so none defines it")
@@ -167,7 +167,12 @@ def _never_mentioned(side: str, other: str, lexical: LexicalIndex) -> bool:
     salary"; numbers aside) the corpus neither uses nor misspells."""
     own = set(terms(side)) - set(terms(other)) or set(terms(side))
     words = [t for t in own if t.isalpha()]
-    return bool(words) and not any(lexical.knows(t) or lexical.resembles(t) for t in words)
+    return bool(words) and not any(_heard_of(t, lexical) for t in words)
+
+
+def _heard_of(term: str, lexical: LexicalIndex) -> bool:
+    """Does the corpus use this term, in some form, or is it a misspelling of one it uses?"""
+    return lexical.knows(term) or lexical.resembles(term)
 
 
 def _close(units: list[Unit], margin: float) -> list[Unit]:
@@ -553,14 +558,10 @@ _HEDGE = re.compile(
 # required?"); "not always required" answers it "Not necessarily.", yet it answers "Can I
 # become one with a biology degree?" the other way, and "Many engineers hold a PhD" says
 # nothing of a need.
-_ASKS_NEED = re.compile(
-    r"\b(?:need(?:s|ed)?|require[sd]?|requirements?|must|ha(?:ve|s) to|necessary|mandatory)\b",
-    re.I,
-)
+_NEED = r"need(?:s|ed)?|require[sd]?|requirements?|must|ha(?:ve|s) to|necessary|mandatory"
+_ASKS_NEED = re.compile(rf"\b(?:{_NEED})\b", re.I)
 _STATES_NEED = re.compile(
-    r"\b(?:need(?:s|ed)?|require[sd]?|requirements?|must|ha(?:ve|s) to|necessary|mandatory|"
-    r"essential|crucial|vital|important|prerequisites?|indispensable)\b",
-    re.I,
+    rf"\b(?:{_NEED}|essential|crucial|vital|important|prerequisites?|indispensable)\b", re.I
 )
 _NEGATION = re.compile(r"\b(?:not|never|no longer|cannot)\b|n[’']t\b", re.I)
 _DIRECT = re.compile(r"^(yes|no)\b", re.I)
