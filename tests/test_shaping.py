@@ -346,16 +346,23 @@ def test_a_sentence_ending_on_this_or_these_leans_on_its_paragraph(tmp_path, fak
     assert not refers["Night shifts pay more in this field."]
 
 
+# A nursing article for the rules that need sections beside the one asked about.
+NURSING = (
+    "# Becoming a nurse\n\n## Training\n\nMost nurses study for a nursing degree at a "
+    "university. A master's degree opens senior and teaching roles. Learning the basic "
+    "skills of patient care takes about 6 months of full-time study on a course.\n\n"
+    "## Outlook\n\nThe Bureau of Labor Statistics (BLS) groups nurses with other health "
+    "workers. This broad category includes anyone who cares for patients. Jobs in it are "
+    "expected to grow 6% from 2022 to 2032. An ageing population and longer lives will drive "
+    "this growth.\n\n## Pay\n\nNurses earn about $80,000 a year. Night shifts pay more than "
+    "day shifts.\n\n## Work\n\nNurses work in hospitals, clinics and homes. Many work "
+    "twelve-hour shifts on wards.\n\n## Skills\n\nGood nurses listen well and stay calm. "
+    "They keep careful notes on every patient.\n"
+)
+
+
 def test_a_sentence_ending_on_this_growth_comes_with_the_growth(tmp_path, real_embedder):
-    text = (
-        "# Nursing careers\n\n## Outlook\n\nThe Bureau of Labor Statistics (BLS) groups "
-        "nurses with other health workers. This broad category includes anyone who cares for "
-        "patients. Jobs in it are expected to grow 6% from 2022 to 2032. An ageing population "
-        "and longer lives will drive this growth.\n\n## Pay\n\nNurses earn about $80,000 a "
-        "year. Night shifts pay more.\n\n## Work\n\nNurses work in hospitals, clinics and "
-        "homes. Many work twelve-hour shifts.\n"
-    )
-    assistant = _real_assistant(tmp_path, real_embedder, text)
+    assistant = _real_assistant(tmp_path, real_embedder, NURSING)
     # Why it grows is said by the sentence after the growth figure, of "this growth".
     answer = assistant.ask_sync("Why are nursing jobs expected to grow?")
     assert "An ageing population" in answer.answer, answer.answer
@@ -786,18 +793,7 @@ def test_what_a_how_long_question_times(question, timed):
 
 
 def test_how_long_something_takes_is_said_only_by_a_passage_naming_it(tmp_path, real_embedder):
-    assistant = _real_assistant(
-        tmp_path,
-        real_embedder,
-        "# Becoming a nurse\n\n## Training\n\nMost nurses study for a nursing degree at a "
-        "university. A master's degree opens senior and teaching roles. Learning the basic "
-        "skills of patient care takes about 6 months of full-time study on a course.\n\n"
-        "## Pay\n\nNurses earn about $80,000 a year. Night shifts pay more than day shifts.\n\n"
-        "## Work\n\nNurses work in hospitals, clinics and homes. Many work twelve-hour shifts "
-        "on wards.\n\n## Outlook\n\nJobs for nurses are expected to grow 6% by 2032. "
-        "Hospitals in cities hire the most.\n\n## Skills\n\nGood nurses listen well and stay "
-        "calm. They keep careful notes on every patient.\n",
-    )
+    assistant = _real_assistant(tmp_path, real_embedder, NURSING)
     # The course's six months are not how long a master's degree takes.
     answer = assistant.ask_sync("How long does a master's degree take?")
     assert not answer.answered and answer.answer == NOT_COVERED, answer.answer
