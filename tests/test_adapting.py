@@ -46,6 +46,17 @@ def test_headings_and_item_labels_are_the_questions(tmp_path):
     assert not any(label.startswith("Data analysts turn") for label in labels)
 
 
+def test_the_date_under_a_title_is_no_answer_to_the_title(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text(
+        "# Becoming a Nurse\n\nLast updated on March 3, 2024\n\n## Training\n\n"
+        "Most nurses study for a degree.\n"
+    )
+    pairs = _pairs(Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="fake"))
+    assert pairs == [("Training", "Most nurses study for a degree.")]
+
+
 def test_the_kept_pairs_depend_on_the_pairs_not_their_order():
     pairs = [(f"Label {i}", f"The text of item number {i} says something.") for i in range(50)]
     forward, backward = adapting.Pairs(limit=10), adapting.Pairs(limit=10)

@@ -31,7 +31,6 @@ def _kept(text: str) -> list[str]:
         "tags: #how #to #become",
         "#machine #learning #engineer",
         "Monday, July 1, 2024",
-        "Last Updated on August 14, 2023",
         "Preview the article's focus on roles so readers know what is coming.",
         "Summarize the steps. End with a motivational call-to-action encouraging readers.",
     ],
@@ -51,6 +50,14 @@ def test_boilerplate_lines_are_recognised(line):
 )
 def test_content_is_not_boilerplate(line):
     assert not is_boilerplate(line)
+
+
+def test_a_date_that_dates_the_article_is_kept_as_a_sentence():
+    # When the page was shown says nothing; when the article was updated is asked about.
+    kept = _kept("Monday, July 1, 2024\n\n# Title\n\nLast Updated on August 14, 2023\n\nText.")
+    assert kept == ["Title", "Last Updated on August 14, 2023.", "Text."]
+    cleaned = clean(_doc("# Title\n\nPublished: March 3, 2024\n\nText."))
+    assert [b.kind for b in cleaned.blocks] == ["heading", "paragraph", "paragraph"]
 
 
 def test_junk_runs_are_dropped_but_content_kept():

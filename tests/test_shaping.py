@@ -22,6 +22,7 @@ from careerqa.settings import Settings
 from careerqa.shapes import (
     compared,
     counted,
+    dated_what,
     definition_term,
     earlier_questions,
     figure_kind,
@@ -636,6 +637,7 @@ def test_unknown_names_are_capitalised_words_no_article_uses():
         ("How long does the course take?", "duration"),
         ("How many hours a week do analysts work?", "hours"),
         ("When was the article updated?", "date"),
+        ("When was the article on salaries published?", "date"),  # not money
         ("How many tools are there?", "count"),
         ("What % of analysts work from home?", "percent"),
         ("By what percentage will analyst jobs grow?", "percent"),
@@ -799,6 +801,33 @@ def test_how_long_something_takes_is_said_only_by_a_passage_naming_it(tmp_path, 
     assert not answer.answered and answer.answer == NOT_COVERED, answer.answer
     answer = assistant.ask_sync("How long does it take to learn the basic skills of patient care?")
     assert answer.answered and "about 6 months" in answer.answer, answer.answer
+
+
+@pytest.mark.parametrize(
+    "question,dated",
+    [
+        ("When was the nursing article last updated?", ("the nursing  ", "updated")),
+        ("When was the guide to pay published?", ("the   to pay", "published")),
+        ("When has this been written?", None),  # names nothing
+        ("When is the best time to apply?", None),  # no event that happened
+    ],
+)
+def test_what_a_when_question_dates(question, dated):
+    assert dated_what(question) == dated
+
+
+def test_a_date_is_given_only_for_the_event_and_the_thing_asked(tmp_path, real_embedder):
+    dated = NURSING.replace("\n\n## Training", "\n\nLast updated on March 3, 2024\n\n## Training")
+    assistant = _real_assistant(tmp_path, real_embedder, dated)
+    answer = assistant.ask_sync("When was the nursing article last updated?")
+    assert answer.answered and "March 3, 2024" in answer.answer, answer.answer
+    # It says when it was updated, not when it was published, and is not an article on pay.
+    for question in (
+        "When was the nursing article published?",
+        "When was the pay article updated?",
+    ):
+        answer = assistant.ask_sync(question)
+        assert not answer.answered and answer.answer == NOT_COVERED, (question, answer.answer)
 
 
 def test_the_pay_of_someone_no_passage_pays_is_declined(tmp_path, real_embedder):

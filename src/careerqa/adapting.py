@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from .cleaning import LIST_MARKER
+from .cleaning import LIST_MARKER, is_dated
 from .embedding import Embedder
 from .errors import IndexCorruptError
 from .onnx_encoder import DirectOnnxEncoder
@@ -70,7 +70,8 @@ def pairs_of(document: StoredDocument, chunks: list[StoredChunk]) -> Iterator[Pa
     """A document's (heading, passage) and (item label, item text) pairs."""
     for stored in chunks:
         chunk = stored.chunk
-        if chunk.heading and chunk.heading.strip():
+        # "Last Updated on…" under the title says nothing the title asks about.
+        if chunk.heading and chunk.heading.strip() and not is_dated(chunk.text):
             yield chunk.heading.strip(), chunk.text
         for a, b in chunk.sentences:
             labelled = _LABELLED.match(LIST_MARKER.sub("", document.text[a:b]).strip())

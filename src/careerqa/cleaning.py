@@ -42,10 +42,13 @@ _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
     r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 )
-_DATE_LINE = re.compile(
-    rf"^(?:(?:last\s+)?(?:updated|published|posted|modified)(?:\s+on)?\s*:?\s*)?"
-    rf"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?{_MONTH}\.?\s+\d{{1,2}},?\s+\d{{4}}$",
-    re.I,
+_DATE = rf"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?{_MONTH}\.?\s+\d{{1,2}},?\s+\d{{4}}"
+# A bare date is when the page was fetched or shown, and says nothing about the article;
+# a labelled one ("Last Updated on August 14, 2023") is a fact about it a reader may ask
+# for ("When was the article last updated?"), so it is kept as a sentence.
+_DATE_LINE = re.compile(rf"^{_DATE}$", re.I)
+_DATED_LINE = re.compile(
+    rf"^(?:last\s+)?(?:updated|published|posted|modified|written)(?:\s+on)?\s*:?\s*{_DATE}$", re.I
 )
 # Notes a writer left for themselves ("Preview the article's focus … so readers know …").
 _INSTRUCTION_VERB = (
@@ -138,6 +141,11 @@ def is_boilerplate(line: str) -> bool:
         or _DATE_LINE.match(line)
         or _WRITER_NOTE.match(line)
     )
+
+
+def is_dated(line: str) -> bool:
+    """A line that only dates the article: "Last Updated on August 14, 2023"."""
+    return bool(_DATED_LINE.match(line.rstrip(".")))
 
 
 def without_notes(line: str) -> str:
@@ -233,7 +241,9 @@ def clean(doc: Article) -> CleanDocument:
             continue
         previous = line
         markdown = _MD_HEADING.match(line)
-        if markdown or is_heading(line):
+        if is_dated(line):
+            kind, text = "paragraph", f"{line}."
+        elif markdown or is_heading(line):
             kind = "heading"
             text = markdown.group(1) if markdown else line.rstrip(":").strip()
             heading = text

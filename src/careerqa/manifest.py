@@ -18,8 +18,9 @@ from .settings import Settings
 # 2: the sentence index is stored too (an IVF one is trained once, at ingest, not per load).
 FORMAT_VERSION = 2
 # Bump when cleaning or chunking rules change: stored chunks of unchanged files are then stale.
-PIPELINE_VERSION = 5  # 3: page marks of converted PDFs; 4: notes to readers retold to the reader;
-# 5: a second writer's verb inside a note ("…, and recommend documenting…") dropped
+PIPELINE_VERSION = 6  # 3: page marks of converted PDFs; 4: notes to readers retold to the reader;
+# 5: a second writer's verb inside a note ("…, and recommend documenting…") dropped;
+# 6: "Last Updated on <date>" kept as a sentence
 
 
 @dataclass

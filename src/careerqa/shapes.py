@@ -105,6 +105,11 @@ _MONEY_ASKED = re.compile(
 )
 _KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     # kind: (the question asks for it, a sentence gives it)
+    # First: "When was the article on salaries published?" asks for a date, not money.
+    "date": (
+        re.compile(r"\bwhen (?:was|is|did|were)\b|\bwhat year\b|\bwhat date\b", re.I),
+        re.compile(r"\b(?:19|20)\d\d\b"),
+    ),
     "hours": (
         re.compile(r"\bhow many hours\b|\bhours? (?:a|per) (?:week|day)\b", re.I),
         re.compile(rf"\b{_AMOUNT}\s*hours?\b", re.I),
@@ -120,10 +125,6 @@ _KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
             rf"|\b(?:within|in|over|a few|several)\s+{_TIME_UNIT}\b|\b(?:19|20)\d\d\b",
             re.I,
         ),
-    ),
-    "date": (
-        re.compile(r"\bwhen (?:was|is|did|were)\b|\bwhat year\b|\bwhat date\b", re.I),
-        re.compile(r"\b(?:19|20)\d\d\b"),
     ),
     # A share: "What % of…", "By what percentage…".
     "percent": (
@@ -280,6 +281,30 @@ def timed_what(question: str) -> list[str]:
     ask = last_question(question)
     found = (p.search(ask) for p in _TIMED_WHAT)
     return [f.group("a") for f in found if f and not _PRONOUN.match(f.group("a"))]
+
+
+# What a "when" question dates, and the event: "When was the pathways article last
+# updated?" → ("the pathways article", "updated"). A date answers it only from a
+# sentence that tells of that event about that thing: "In 2018, its median pay was…"
+# dates no article's publication.
+_DATED_WHAT = re.compile(
+    rf"\bwhen (?:was|were|is|are|has|have)\s+{_SUBJECT}\s+(?:been\s+)?"
+    r"(?:(?:\w+ly|last|first)\s+)?(?P<event>[a-z]\w+(?:ed|en|wn|lt|ot))\s*(?:[?,.!;]|$)",
+    re.I,
+)
+
+
+_DOCUMENT = re.compile(r"\b(?:article|post|page|blog|guide|piece|story|text)s?\b", re.I)
+
+
+def dated_what(question: str) -> tuple[str, str] | None:
+    """What a "when" question dates and the event it asks the date of, if it says."""
+    found = _DATED_WHAT.search(last_question(question))
+    if found is None or _PRONOUN.match(found.group("a")):
+        return None
+    # The document itself is not a word a passage of it says: "the pathways article".
+    thing = _DOCUMENT.sub(" ", found.group("a"))
+    return thing, found.group("event")
 
 
 # "$120,000", "120k", "21%", "2018", "3.5": the figures a sentence states.

@@ -20,6 +20,7 @@ from .shapes import (
     asks_where,
     compared,
     counted,
+    dated_what,
     definition_term,
     earlier_questions,
     figure_kind,
@@ -420,6 +421,13 @@ def _figure(
             return Shaped(
                 [], missing=f"no passage close to the question says how long {untimed!r} takes"
             )
+    if kind == "date" and (dated := dated_what(expanded)):
+        # "When was the pathways article updated?": a date of that update, in that article.
+        thing, event = dated
+        told = [u for u in giving if set(terms(event)) <= _words(u, table)]
+        giving, undated = _naming([thing], told, table, lexical)
+        if not giving:
+            return Shaped([], missing=f"no passage close to the question dates {undated!r}")
     wanted = qualifiers(question)
     # The asked qualifier first ("experienced"), then what shares most of the question's words.
     asked = set(terms(question))
