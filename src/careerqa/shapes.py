@@ -283,8 +283,8 @@ def timed_what(question: str) -> list[str]:
     return [f.group("a") for f in found if f and not _PRONOUN.match(f.group("a"))]
 
 
-# What a "when" question dates, and the event: "When was the pathways article last
-# updated?" → ("the pathways article", "updated"). A date answers it only from a
+# What a "when" question dates, and the event: "When was the nursing article last
+# updated?" → ("the nursing article", "updated"). A date answers it only from a
 # sentence that tells of that event about that thing: "In 2018, its median pay was…"
 # dates no article's publication.
 _DATED_WHAT = re.compile(
@@ -302,7 +302,7 @@ def dated_what(question: str) -> tuple[str, str] | None:
     found = _DATED_WHAT.search(last_question(question))
     if found is None or _PRONOUN.match(found.group("a")):
         return None
-    # The document itself is not a word a passage of it says: "the pathways article".
+    # The document itself is not a word a passage of it says: "the nursing article".
     thing = _DOCUMENT.sub(" ", found.group("a"))
     return thing, found.group("event")
 

@@ -422,7 +422,7 @@ def _figure(
                 [], missing=f"no passage close to the question says how long {untimed!r} takes"
             )
     if kind == "date" and (dated := dated_what(expanded)):
-        # "When was the pathways article updated?": a date of that update, in that article.
+        # "When was the nursing article updated?": a date of that update, in that article.
         thing, event = dated
         told = [u for u in giving if set(terms(event)) <= _words(u, table)]
         giving, undated = _naming([thing], told, table, lexical)
