@@ -20,6 +20,7 @@ from careerqa.retrieval import search
 from careerqa.sentences import SentenceTable
 from careerqa.settings import Settings
 from careerqa.shapes import (
+    asked_to_exist,
     compared,
     counted,
     dated_what,
@@ -266,6 +267,28 @@ def test_a_term_with_a_word_no_article_uses_is_not_defined(analyst):
     assert definition_term("What does data cleaning actually involve?") == "data cleaning involve"
     answer = anyway.ask_sync("What exactly is SQL?")
     assert answer.answer.startswith("SQL: Used to pull and join data"), answer.answer
+
+
+@pytest.mark.parametrize(
+    "question,thing",
+    [
+        ("Is there a labor union for data analysts?", "union"),
+        ("Are there particular tools analysts use?", "tools"),
+        ("Is there much math involved?", "math"),  # a participle says how it is
+        ("Do analysts use SQL?", None),
+    ],
+)
+def test_what_an_is_there_question_asks_of(question, thing):
+    assert asked_to_exist(question) == thing
+
+
+def test_what_no_article_mentions_is_not_said_to_exist(analyst):
+    settings = analyst.settings.model_copy(update={"abstain_threshold": 0.0})
+    anyway = Assistant.from_data(settings, analyst.embedder, analyst.data)
+    answer = anyway.ask_sync("Is there a labor union for data analysts?")
+    assert not answer.answered and answer.answer == NOT_COVERED, answer.answer
+    answer = anyway.ask_sync("Are there particular tools data analysts use?")
+    assert answer.answered, answer.answer
 
 
 def test_a_lead_answers_a_need_only_when_the_question_asks_for_one(analyst):

@@ -307,6 +307,26 @@ def dated_what(question: str) -> tuple[str, str] | None:
     return thing, found.group("event")
 
 
+# What an "Is there…?" question asks the existence of: "Is there a labor union for
+# engineers?" → "labor union". Its last word names the thing; "labor" only says which.
+# The thing is one of the first two words: "Are there particular tools analysts use?".
+_EXISTS = re.compile(
+    r"\b(?:is|are) there\s+(?:(?:an?|any|some|such)\s+)?(?P<a>[a-z][\w-]*(?:\s+[a-z][\w-]*)*?)"
+    r"\s*(?:\b(?:for|in|of|that|to|among|at|with|who|which|when|where|like|between|on)\b|[?,.!;]|$)",
+    re.I,
+)
+
+
+def asked_to_exist(question: str) -> str | None:
+    """The word naming what an "Is there…?" question asks the existence of, if it asks."""
+    found = _EXISTS.search(last_question(question))
+    if found is None:
+        return None
+    # "Is there much math involved?": a participle after the thing says how it is.
+    words = [w for w in found.group("a").split() if not re.search(r"(?:ing|ed)$", w, re.I)]
+    return words[:2][-1] if words else None
+
+
 # "$120,000", "120k", "21%", "2018", "3.5": the figures a sentence states.
 _STATED = re.compile(r"[$£€]?\d[\d,]*(?:\.\d+)?\s*(?:%|percent|k\b|K\b)?")
 

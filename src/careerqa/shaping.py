@@ -17,6 +17,7 @@ from .lexical import TOPIC_SHARE, LexicalIndex, terms
 from .sentences import ListSpan, SentenceTable
 from .shapes import (
     QUALIFIERS,
+    asked_to_exist,
     asks_where,
     compared,
     counted,
@@ -111,6 +112,10 @@ def shape_answer(
         return Shaped(_comparison(sides, units, table, max_sentences, lexical))
     shape = question_shape(question)
     if shape == "yes/no":
+        thing = asked_to_exist(question)
+        if thing and not all(_heard_of(t, lexical) for t in terms(thing)):
+            # "Is there a labor union for engineers?": no article speaks of unions.
+            return Shaped([], missing=f"the articles never mention a {thing!r}")
         parts = _with_more(_list_first(units, table), units, table, max_sentences)
         return Shaped(parts, lead=yes_or_no(question, units[0], table))
     term = definition_term(expanded)
