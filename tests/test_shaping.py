@@ -93,6 +93,18 @@ def test_what_the_article_says_of_itself_is_no_answer(analyst):
     assert framing == ["This guide explains how to become a data analyst, step by step."]
 
 
+def test_what_follows_on_from_the_article_speaking_of_itself_is_no_answer(tmp_path, real_embedder):
+    assistant = _real_assistant(
+        tmp_path,
+        real_embedder,
+        "# Becoming a Nurse\n\nIn this article, nurses hold a central place in every hospital. "
+        "These professionals care for patients day and night.\n\n## Work\n\nNurses work in "
+        "hospitals, clinics and homes. Many nurses work twelve-hour shifts.\n",
+    )
+    answer = assistant.ask_sync("Do nurses care for patients at night?")
+    assert answer.answered and "In this article" not in answer.answer, answer.answer
+
+
 def test_a_definition_comes_from_the_section_the_term_heads(analyst):
     answer = analyst.ask_sync("What is data cleaning?")
     assert answer.answer.startswith("Data Cleaning: Fixing missing values, duplicate rows")

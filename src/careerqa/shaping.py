@@ -93,8 +93,9 @@ def shape_answer(
     lexical: LexicalIndex,
 ) -> Shaped:
     """The parts that answer `question` (its abbreviations written out in `expanded`)."""
-    # What the article says of itself answers nothing (it still counts as evidence).
-    units = [u for u in units if not all(table.framing[r] for r in u.rows)] or units
+    # What the article says of itself answers nothing (it still counts as evidence), nor
+    # does what follows on from it ("In this article, nurses… These professionals…").
+    units = [u for u in units if not table.framing[u.rows[0]]] or units
     sides = compared(expanded)
     # Nothing is compared with what the articles never mention ("…with an actuary's?").
     unknown = [s for s, other in _pairs(sides) if _never_mentioned(s, other, lexical)]
