@@ -320,6 +320,14 @@ def test_an_answer_never_opens_with_a_dangling_connective(analyst):
     assert _without_connective("However the data says") == "However the data says"
     assert _without_connective("Plus, from 2020 jobs grew.") == "From 2020 jobs grew."
     assert _without_connective("What’s more, pay rose.") == "Pay rose."
+    # What points elsewhere in the article means nothing in an answer; a label stays.
+    assert _without_connective("As mentioned earlier, SQL pulls data.") == "SQL pulls data."
+    assert (
+        _without_connective("SQL: We covered this in the video earlier, but you need joins.")
+        == "SQL: You need joins."
+    )
+    assert _without_connective("SQL: However, it is old.") == "SQL: It is old."
+    assert _without_connective("SQL: As a rule, it is old.") == "SQL: As a rule, it is old."
 
 
 def test_a_sentence_comes_with_the_however_that_qualifies_it(analyst):

@@ -174,17 +174,28 @@ def _render(part: Part, index: LoadedIndex, citer: _Citer) -> str:
 
 
 _CONNECTIVE = re.compile(
-    r"^(?:however|moreover|furthermore|additionally|also|in addition|besides|therefore|"
+    # After an item's label, if any ("Algorithms: As mentioned earlier, …").
+    r"^(?P<label>[A-Z][^:.?!]{0,60}:\s+)?"
+    r"(?:(?:however|moreover|furthermore|additionally|also|in addition|besides|therefore|"
     r"thus|hence|similarly|likewise|that said|on the other hand|as a result|in short|"
-    r"in conclusion|overall|finally|lastly|again|plus|what[’']s more|on top of that)\s*,\s*",
+    r"in conclusion|overall|finally|lastly|again|plus|what[’']s more|on top of that)\s*,\s*"
+    # What points elsewhere in the article, or at its video: "As mentioned earlier, X",
+    # "We covered this in the video earlier, but you need X".
+    r"|as (?:(?:we )?(?:mentioned|noted|discussed|said|saw|stated|covered))"
+    r"(?: (?:earlier|above|before|previously|in the video))*\s*,\s*"
+    r"|we (?:covered|discussed|mentioned) (?:this|it|that)"
+    r"(?: (?:earlier|above|before|previously|in the video))+\s*,\s*but\s+)",
     re.I,
 )
 
 
 def _without_connective(sentence: str) -> str:
     """ "However, X." read out of its paragraph is "X." """
-    rest = _CONNECTIVE.sub("", sentence, count=1)
-    return rest[0].upper() + rest[1:] if rest and rest != sentence else sentence
+    found = _CONNECTIVE.match(sentence)
+    rest = sentence[found.end() :] if found else ""
+    if found is None or not rest:
+        return sentence
+    return (found.group("label") or "") + rest[0].upper() + rest[1:]
 
 
 def evidence(similarity: float, kept_meaning: float) -> float:
