@@ -358,8 +358,8 @@ def test_only_a_qualifier_in_the_same_paragraph_travels_with_the_sentence(tmp_pa
     settings = _one_article(
         tmp_path,
         "# Interns\n\nInterns are paid. But the pay is low in small firms. Yet another intake "
-        "starts in May. Mainly because demand is high.\n\n"
-        "However, a new paragraph starts its own point.\n",
+        "starts in May. Mainly because demand is high. In that respect, May is busy.\n\n"
+        "However, a new paragraph starts its own point. In this job, interns file reports.\n",
     )
     table = SentenceTable(ingest(settings, fake).data)
     qualifies = dict(zip(table.texts, table.qualifies, strict=True))
@@ -369,6 +369,9 @@ def test_only_a_qualifier_in_the_same_paragraph_travels_with_the_sentence(tmp_pa
     # A reason given on its own leans on the sentence before it.
     refers = dict(zip(table.texts, table.refers_back, strict=True))
     assert refers["Mainly because demand is high."] and not refers["Interns are paid."]
+    # So does one that says how it follows from it; "In this job" says where it is.
+    assert refers["In that respect, May is busy."]
+    assert not refers["In this job, interns file reports."]
 
 
 def test_a_sentence_ending_on_this_or_these_leans_on_its_paragraph(tmp_path, fake):

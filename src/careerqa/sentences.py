@@ -16,11 +16,13 @@ from .cleaning import LIST_MARKER
 from .lexical import terms
 from .store import IndexData, StoredDocument
 
-# A sentence that leans on the one before: "This…", "They…", or a reason given on its
-# own ("Mainly because you will be asked about it in interviews.").
+# A sentence that leans on the one before: "This…", "They…", a reason given on its own
+# ("Mainly because you will be asked about it in interviews."), or one that says how it
+# follows from it ("In that respect, they're similar…", "For this reason…").
 _ANAPHOR = re.compile(
     r"^(?:this|these|those|they|their|such|it|its|that|he|she|"
-    r"(?:mainly|partly|largely|simply|probably|mostly) because)\b",
+    r"(?:mainly|partly|largely|simply|probably|mostly) because|"
+    r"(?:in|for|to|with) (?:this|that) (?:respect|regard|way|case|reason|end|sense|purpose))\b",
     re.I,
 )
 # A sentence that ends on what the one before it said: "Demand for mobile apps will
