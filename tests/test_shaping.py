@@ -393,6 +393,19 @@ def test_a_sentence_ending_on_this_or_these_leans_on_its_paragraph(tmp_path, fak
     assert not refers["Night shifts pay more in this field."]
 
 
+def test_the_example_a_sentence_brings_in_comes_with_it(tmp_path, fake):
+    settings = _one_article(
+        tmp_path,
+        "# Streaming\n\nEngineers build many systems. For instance, consider a music app. To "
+        "keep listeners, engineers suggest songs from their history.\n\nTake note.\n\n"
+        "Listeners skip songs.\n",
+    )
+    table = SentenceTable(ingest(settings, fake).data)
+    refers = dict(zip(table.texts, table.refers_back, strict=True))
+    assert refers["To keep listeners, engineers suggest songs from their history."]
+    assert not refers["Listeners skip songs."]  # another paragraph
+
+
 # A nursing article for the rules that need sections beside the one asked about.
 NURSING = (
     "# Becoming a nurse\n\n## Training\n\nMost nurses study for a nursing degree at a "

@@ -25,6 +25,11 @@ _ANAPHOR = re.compile(
     r"(?:in|for|to|with) (?:this|that) (?:respect|regard|way|case|reason|end|sense|purpose))\b",
     re.I,
 )
+# A sentence that only brings in an example, which the next one gives: "For instance,
+# consider Netflix. To keep subscribers engaged, …".
+_BRINGS_IN = re.compile(
+    r"^(?:for (?:instance|example),?\s*)?(?:consider|take|look at)\s+[^.,;]{1,40}[.:]$", re.I
+)
 # A sentence that ends on what the one before it said: "Demand for mobile apps will
 # drive this growth." Read alone it names no growth; in its paragraph it says whose.
 _ENDS_ON_ANAPHOR = re.compile(r"\b(?:this|these)\s+(?:[a-z-]+\s+)?[a-z-]+[.!]?$", re.I)
@@ -109,6 +114,8 @@ class SentenceTable:
             if previous is not None and "\n" not in text[ends[previous] : start]:
                 self.continues[row] = True
                 self.qualifies[row] = bool(_CONTRAST.match(self.texts[row]))
+                if _BRINGS_IN.match(self.texts[previous]):
+                    self.refers_back[row] = True
                 if _ENDS_ON_ANAPHOR.search(self.texts[row]):
                     self.refers_back[row] = True
             previous = row
