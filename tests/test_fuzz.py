@@ -8,6 +8,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from careerqa.app import create_app
+from careerqa.errors import QuestionError
+from careerqa.query import check_text
 from careerqa.settings import Settings
 
 from .conftest import DATA, FakeEmbedder, started
@@ -53,8 +55,28 @@ def test_api_conforms_to_its_schema(case):
     case.call_and_validate()
 
 
+@pytest.mark.parametrize("text", ["ok 😀", "x\ufde5", "x\uffff", "x\U0001fffe", "\U0010ffff"])
+def test_the_schema_refuses_the_text_the_checks_refuse(text):
+    # A schema-valid request is never refused: schemathesis once sent U+FDE5 in `history`.
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")
+    try:
+        check_text(text, "text")
+        refused = False
+    except QuestionError:
+        refused = True
+    schemas = APP.openapi()["components"]["schemas"]
+    for model, field in [
+        ("AskRequest", "question"),
+        ("HistoryTurn", "content"),
+        ("RatingIn", "comment"),
+    ]:
+        validator = jsonschema_rs.validator_for(schemas[model]["properties"][field])
+        assert validator.is_valid(text) is not refused, (model, field, text)
+
+
 # What schemathesis never sends: JSON that Python parses but no encoder can write back
-# (NaN, Infinity, lone surrogates), non-characters, and nesting deeper than the parser goes.
+# (NaN, Infinity, lone surrogates), and nesting deeper than the parser goes; non-characters
+# too, now that the schema's patterns refuse them.
 HOSTILE_BODIES = [
     b'{"question": "x", "top_k": NaN}',
     b'{"question": "x", "top_k": -Infinity}',

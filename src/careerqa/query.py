@@ -28,10 +28,24 @@ BLANKS = (
 # Code points that are not text: lone UTF-16 surrogates (JSON can carry them as
 # "\ud800"; no encoder can) and Unicode's non-characters (U+FDD0–U+FDEF and the last
 # two of every plane).
-_NOT_TEXT = re.compile(
-    "[\ud800-\udfff\ufdd0-\ufdef"
-    + "".join(f"{chr(p * 0x10000 + 0xFFFE)}{chr(p * 0x10000 + 0xFFFF)}" for p in range(17))
-    + "]"
+_NOT_TEXT_RANGES = (
+    (0xD800, 0xDFFF),
+    (0xFDD0, 0xFDEF),
+    *((p * 0x10000 + 0xFFFE, p * 0x10000 + 0xFFFF) for p in range(17)),
+)
+_NOT_TEXT = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in _NOT_TEXT_RANGES) + "]")
+
+
+def _pattern_char(code: int) -> str:
+    return f"\\u{code:04x}" if code <= 0xFFFF else chr(code)
+
+
+# The non-characters for a JSON Schema pattern's character class (`[^…]`), so the API
+# schema says what is refused and a client or fuzzer never sends it as valid. Not the
+# surrogates: a regex engine that reads code points (Rust's, ECMAScript's with the `u`
+# flag) refuses a class naming them, and a JSON string can only carry them escaped.
+NOT_TEXT_CLASS = "".join(
+    f"{_pattern_char(a)}-{_pattern_char(b)}" for a, b in _NOT_TEXT_RANGES if a > 0xDFFF
 )
 # How much the earlier question counts in a follow-up's query vector.
 FOLLOW_UP_CONTEXT_WEIGHT = 0.7

@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic.config import JsonDict
 
 from .answering import Answer, Citation, Unsupported
 from .errors import QuestionError
 from .feedback import CitedPassage, Feedback, Rating
 from .ingest import IngestReport
-from .query import BLANKS, MAX_QUESTION_CHARS, check_text, validate_question
+from .query import BLANKS, MAX_QUESTION_CHARS, NOT_TEXT_CLASS, check_text, validate_question
 
 MAX_HISTORY_TURNS = 20
 MAX_TURN_CHARS = 4000
@@ -25,7 +26,12 @@ MAX_FEEDBACK_TURNS = 10
 # out rather than `\S`, whose meaning differs between regex dialects (JSON Schema's
 # ECMAScript counts U+0085 as a character, Python's str.strip() as a space).
 _BLANK_ESCAPES = "".join(f"\\u{ord(c):04x}" for c in BLANKS)
-_NOT_BLANK = f"^[^\\u0000]*[^\\u0000{_BLANK_ESCAPES}][^\\u0000]*$"
+_NOT_BLANK = (
+    f"^[^\\u0000{NOT_TEXT_CLASS}]*[^\\u0000{NOT_TEXT_CLASS}{_BLANK_ESCAPES}]"
+    f"[^\\u0000{NOT_TEXT_CLASS}]*$"
+)
+# Any other text field: no code point that is not a character (`check_text`).
+_TEXT: JsonDict = {"pattern": f"^[^{NOT_TEXT_CLASS}]*$"}
 
 _EXAMPLE_CITATION: Any = {
     "n": 1,
@@ -49,7 +55,7 @@ class HistoryTurn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["user", "assistant"]
-    content: str = Field(max_length=MAX_TURN_CHARS)
+    content: str = Field(max_length=MAX_TURN_CHARS, json_schema_extra=_TEXT)
 
     @field_validator("content")
     @classmethod
@@ -255,12 +261,12 @@ class FeedbackCitation(BaseModel):
     model_config = ConfigDict(strict=True)
 
     n: Annotated[int, BeforeValidator(_whole)] = Field(ge=1, le=100)
-    doc_id: str = Field(max_length=300)
-    title: str = Field(max_length=500)
-    source: str = Field(max_length=500)
-    heading: str | None = Field(None, max_length=500)
-    text: str = Field(max_length=MAX_TURN_CHARS)
-    url: str = Field(max_length=1000)
+    doc_id: str = Field(max_length=300, json_schema_extra=_TEXT)
+    title: str = Field(max_length=500, json_schema_extra=_TEXT)
+    source: str = Field(max_length=500, json_schema_extra=_TEXT)
+    heading: str | None = Field(None, max_length=500, json_schema_extra=_TEXT)
+    text: str = Field(max_length=MAX_TURN_CHARS, json_schema_extra=_TEXT)
+    url: str = Field(max_length=1000, json_schema_extra=_TEXT)
 
     @field_validator("doc_id", "title", "source", "heading", "text", "url")
     @classmethod
@@ -277,7 +283,9 @@ class _FeedbackBase(BaseModel):
         description="The question answered.",
         json_schema_extra={"minLength": 1, "maxLength": MAX_QUESTION_CHARS, "pattern": _NOT_BLANK},
     )
-    answer: str = Field(max_length=MAX_ANSWER_CHARS, description="The answer given.")
+    answer: str = Field(
+        max_length=MAX_ANSWER_CHARS, description="The answer given.", json_schema_extra=_TEXT
+    )
     answered: bool = Field(description="The `answered` of that answer.")
     citations: list[FeedbackCitation] = Field(
         default_factory=list, max_length=40, description="The answer's citations."
@@ -287,7 +295,9 @@ class _FeedbackBase(BaseModel):
         max_length=MAX_FEEDBACK_TURNS,
         description="The turns before the question, oldest first.",
     )
-    comment: str = Field("", max_length=MAX_COMMENT_CHARS, description="Optional words.")
+    comment: str = Field(
+        "", max_length=MAX_COMMENT_CHARS, description="Optional words.", json_schema_extra=_TEXT
+    )
 
     @field_validator("question")
     @classmethod
