@@ -28,6 +28,7 @@ from careerqa.shapes import (
     earlier_questions,
     figure_kind,
     gives_figure,
+    involved_what,
     list_noun,
     paid_whom,
     qualifiers,
@@ -887,6 +888,37 @@ def test_a_date_is_given_only_for_the_event_and_the_thing_asked(tmp_path, real_e
     ):
         answer = assistant.ask_sync(question)
         assert not answer.answered and answer.answer == NOT_COVERED, (question, answer.answer)
+
+
+@pytest.mark.parametrize(
+    "question,named",
+    [
+        ("What does data cleaning actually involve?", "data cleaning"),
+        (
+            "What does feature work / data cleaning involve in practice?",
+            "feature work / data cleaning",
+        ),
+        ("When shipping a model, what kind of work does that involve?", None),
+    ],
+)
+def test_what_an_involve_question_names(question, named):
+    assert involved_what(question) == named
+
+
+def test_what_something_involves_comes_from_the_item_it_heads(tmp_path, real_embedder):
+    assistant = _real_assistant(
+        tmp_path,
+        real_embedder,
+        "# Data Work\n\n## Steps\n\n- Data Collection: Teams gather and clean data from many "
+        "sources. This involves scraping and data entry.\n- Data Cleaning and Validation: Data "
+        "cleaning and validation are key steps. You should fix broken rows. This may involve "
+        "removing duplicates and filling gaps.\n- Reporting: Analysts write reports for "
+        "managers.\n\n## Cleaning\n\nData cleaning matters a lot for every analyst.\n",
+    )
+    # Not the sentence that says cleaning matters, nor the item on collecting data.
+    answer = assistant.ask_sync("What does data cleaning actually involve?")
+    assert answer.answer.startswith("Data Cleaning and Validation: Data cleaning"), answer.answer
+    assert "removing duplicates and filling gaps" in answer.answer, answer.answer
 
 
 def test_the_pay_of_someone_no_passage_pays_is_declined(tmp_path, real_embedder):

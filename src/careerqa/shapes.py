@@ -297,14 +297,36 @@ _DATED_WHAT = re.compile(
 _DOCUMENT = re.compile(r"\b(?:article|post|page|blog|guide|piece|story|text)s?\b", re.I)
 
 
+def _naming_something(pattern: re.Pattern[str], question: str) -> re.Match[str] | None:
+    """The pattern's match in the asking sentence, unless what it names ("a") is a pronoun."""
+    found = pattern.search(last_question(question))
+    return None if found is None or _PRONOUN.match(found.group("a")) else found
+
+
 def dated_what(question: str) -> tuple[str, str] | None:
     """What a "when" question dates and the event it asks the date of, if it says."""
-    found = _DATED_WHAT.search(last_question(question))
-    if found is None or _PRONOUN.match(found.group("a")):
+    found = _naming_something(_DATED_WHAT, question)
+    if found is None:
         return None
     # The document itself is not a word a passage of it says: "the nursing article".
     thing = _DOCUMENT.sub(" ", found.group("a"))
     return thing, found.group("event")
+
+
+# What a "What does X involve?" question asks the makeup of: "What does feature
+# engineering / data preprocessing involve in practice?" → "feature engineering / data
+# preprocessing"; "what does that involve?" names nothing.
+_INVOLVED_WHAT = re.compile(
+    r"\bwhat (?:does|do|did|will|would|can|could|might)\s+(?P<a>.+?)\s+(?:\w+ly\s+)?"
+    r"(?:involve|entail|consist)\b",
+    re.I,
+)
+
+
+def involved_what(question: str) -> str | None:
+    """What a "What does X involve?" question names, if it names something."""
+    found = _naming_something(_INVOLVED_WHAT, question)
+    return found.group("a") if found else None
 
 
 # What an "Is there…?" question asks the existence of: "Is there a labor union for

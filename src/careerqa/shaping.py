@@ -27,6 +27,8 @@ from .shapes import (
     figure_kind,
     figures,
     gives_figure,
+    involved_what,
+    last_question,
     list_noun,
     paid_whom,
     qualifiers,
@@ -126,7 +128,8 @@ def shape_answer(
         # "What is gradient boosting?": no article uses "boosting", so none defines it.
         return Shaped([], missing=f"the articles never use {unknown[0]!r}, so none defines it")
     first = (
-        (_defining(term, units, table) if term else None)
+        _involving(question, units, table)
+        or (_defining(term, units, table) if term else None)
         or (_naming_place(f"{question} {expanded}", units, table) if asks_where(question) else None)
         or _named_item(expanded, units, table, max_sentences)
         or _list_of(list_noun(expanded), expanded, units, table, lexical)
@@ -142,6 +145,40 @@ def shape_answer(
 
 # The verb after the term of "What does X involve?"
 _DOES = re.compile(r"\s+(?:involves?|entails?|includes?|covers?|do|does)$", re.I)
+# "What does X involve?", "what kind of work does that involve?": asks for what X is made
+# of, which a sentence saying what it involves gives ("This may involve handling…").
+_INVOLVE = re.compile(r"\b(?:involve[sd]?|entails?|consists? of)\b", re.I)
+
+
+def _involving(question: str, units: list[Unit], table: SentenceTable) -> Part | None:
+    """For "What does X involve?": the close unit that says what something involves, and
+    names X (in its sentences, heading or item label) when the question names it."""
+    asked = last_question(question)
+    if not _INVOLVE.search(asked):
+        return None
+    own = set(terms(involved_what(asked) or ""))
+    found = []
+    for unit in _close(units, FURTHER):
+        item = _item_of(unit.rows[0], table)
+        label = _label(table.texts[item[0]]) if item else None
+        if item and own and label and own <= set(terms(label)):
+            # An item whose label names X is about X: given whole when it says what X
+            # involves ("Data Preprocessing and Feature Engineering: … This may involve…").
+            if _INVOLVE.search(" ".join(table.texts[r] for r in item)):
+                return Part(item)
+            continue
+        text = _text(unit, table)
+        named = own <= set(terms(f"{label} {text}")) | table.heading_terms(unit.rows[0])
+        if _INVOLVE.search(text) and named:
+            found.append(unit)
+    # Else a sentence that says what something involves and names X's words.
+    return _part(found[0], table) if found else None
+
+
+def _item_of(row: int, table: SentenceTable) -> tuple[int, ...] | None:
+    """The rows of the list item a row is in."""
+    span = table.list_at(row)
+    return next((item for item in span.items if row in item), None) if span else None
 
 
 def _paragraph_on(first: Part, table: SentenceTable, limit: int) -> Part | None:
