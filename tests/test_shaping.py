@@ -921,6 +921,15 @@ def test_what_something_involves_comes_from_the_item_it_heads(tmp_path, real_emb
     assert "removing duplicates and filling gaps" in answer.answer, answer.answer
 
 
+def test_a_price_is_never_answered_with_a_pay(tmp_path, real_embedder):
+    assistant = _real_assistant(tmp_path, real_embedder, NURSING)
+    for question in ("How much does a nursing degree cost?", "What is the tuition for it?"):
+        answer = assistant.ask_sync(question)
+        assert not answer.answered and answer.answer == NOT_COVERED, (question, answer.answer)
+    answer = assistant.ask_sync("How much do nurses earn?")
+    assert answer.answer.startswith("Nurses earn about $80,000 a year."), answer.answer
+
+
 def test_the_pay_of_someone_no_passage_pays_is_declined(tmp_path, real_embedder):
     assistant = _real_assistant(
         tmp_path,

@@ -103,6 +103,23 @@ _MONEY_ASKED = re.compile(
     r"earnings)\b|\bpay (?:band|range|scale|bracket|grade|level)s?\b",
     re.I,
 )
+# A price ("How much do bootcamps cost?", "the tuition for…") is money paid for
+# something, not pay: a sentence giving one says so ("costs", "tuition", "a fee of").
+_COST = re.compile(
+    r"\b(?:costs?|costing|tuition|prices?|priced|fees?|expensive|cheap\w*|afford\w*)\b", re.I
+)
+
+
+def asks_cost(question: str) -> bool:
+    """Does a money question ask what something costs, rather than what someone earns?"""
+    return bool(_COST.search(last_question(question)))
+
+
+def states_cost(text: str) -> bool:
+    """Does a sentence speak of what something costs?"""
+    return bool(_COST.search(text))
+
+
 _KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     # kind: (the question asks for it, a sentence gives it)
     # First: "When was the article on salaries published?" asks for a date, not money.

@@ -18,6 +18,7 @@ from .sentences import ListSpan, SentenceTable
 from .shapes import (
     QUALIFIERS,
     asked_to_exist,
+    asks_cost,
     asks_where,
     compared,
     counted,
@@ -33,6 +34,7 @@ from .shapes import (
     paid_whom,
     qualifiers,
     question_shape,
+    states_cost,
     timed_what,
 )
 from .units import Unit
@@ -454,6 +456,11 @@ def _figure(
         giving = [u for u in giving if things <= _words(u, table)]
     if not giving:
         return Shaped([], missing=f"no passage close to the question states a {kind} figure")
+    if kind == "money" and asks_cost(question):
+        # "How much do bootcamps cost?" is not answered by what engineers earn.
+        giving = [u for u in giving if states_cost(_text(u, table))]
+        if not giving:
+            return Shaped([], missing="no passage close to the question states a price")
     giving, unpaid = _paying_whom(expanded, giving, table, lexical)
     if unpaid:
         return Shaped([], missing=f"no passage close to the question states the pay of {unpaid!r}")
