@@ -921,6 +921,26 @@ def test_what_something_involves_comes_from_the_item_it_heads(tmp_path, real_emb
     assert "removing duplicates and filling gaps" in answer.answer, answer.answer
 
 
+def test_a_figure_question_also_sees_the_passage_of_the_nearest_sentence_stating_one(
+    tmp_path, real_embedder
+):
+    assistant = _real_assistant(
+        tmp_path,
+        real_embedder,
+        "# Becoming a nurse\n\n## Career Path\n\nAfter a few years on the wards, many nurses "
+        "move into charge nurse or specialist roles. Some go on to teach or manage a unit.\n\n"
+        "## Pay\n\nExperienced nurses often earn $90,000 to $110,000 a year.\n\n"
+        "## Work\n\nNurses work in hospitals, clinics and homes.\n",
+    )
+    # One passage retrieved: the career-path one, which has the question's words.
+    settings = assistant.settings.model_copy(update={"top_k": 1})
+    one = Assistant.from_data(settings, assistant.embedder, assistant.data)
+    answer = one.ask_sync(
+        "Once a nurse has a few years under their belt, what pay band do they move into?"
+    )
+    assert answer.answer.startswith("Experienced nurses often earn $90,000"), answer.answer
+
+
 def test_a_price_is_never_answered_with_a_pay(tmp_path, real_embedder):
     assistant = _real_assistant(tmp_path, real_embedder, NURSING)
     for question in ("How much does a nursing degree cost?", "What is the tuition for it?"):
