@@ -13,7 +13,6 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
-from .lexical import terms
 from .loaded import LoadedIndex
 from .query import Query
 from .retrieval import Hit
@@ -116,10 +115,17 @@ def make_citations(hits: list[Hit], index: LoadedIndex) -> list[Citation]:
 
 
 def compose(
-    query: Query, hits: list[Hit], index: LoadedIndex, *, threshold: float, max_sentences: int
+    query: Query,
+    hits: list[Hit],
+    index: LoadedIndex,
+    *,
+    threshold: float,
+    max_sentences: int,
+    extra: list[Hit] | None = None,
 ) -> Composed:
-    """The answer to `query` from the sentences of the retrieved hits, or a refusal."""
-    units = candidate_units(hits + _stating_figure(query, hits, index), index, query)
+    """The answer to `query` from the sentences of the retrieved hits (and of `extra`
+    passages, cited only if the answer uses them), or a refusal."""
+    units = candidate_units(hits + (extra or []), index, query)
     if not units or query.unknown_names:
         return Composed(NOT_COVERED, False, 0.0)
     # A passage matches through its heading too ("Data Cleaning" over a bare item list).
@@ -145,13 +151,11 @@ def compose(
     return Composed(text, True, score, citer.hits)
 
 
-# How many of the store's nearest sentences a figure question looks through.
-FIGURE_DEPTH = 30
-
-
-def _stating_figure(query: Query, hits: list[Hit], index: LoadedIndex) -> list[Hit]:
+def stating_figure(
+    query: Query, hits: list[Hit], nearest: list[int], index: LoadedIndex
+) -> list[Hit]:
     """For a figure question, one more passage: that of the sentence most like the question
-    (in the centered space units are ranked in) among the store's nearest sentences that
+    (in the centered space units are ranked in) among the store's `nearest` sentences that
     state a figure of the asked kind and that no hit holds. A passage on pay by experience may
     share too few words with "…a few years under their belt, what pay band…?" to be
     retrieved, while its sentence is among the nearest."""
@@ -159,11 +163,10 @@ def _stating_figure(query: Query, hits: list[Hit], index: LoadedIndex) -> list[H
     if kind is None or not hits:
         return []
     table = index.sentences
-    found = index.searcher.candidates(query.vector, terms(query.search_text), FIGURE_DEPTH)
     spans = [h.chunk.sentence_rows for h in hits]
     rows = [
         r
-        for r in found.sentence_rows
+        for r in nearest
         if gives_figure(table.texts[r], kind) and not any(lo <= r < hi for lo, hi in spans)
     ]
     if not rows:

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
 from .adapting import question_embedder
-from .answering import Answer, Citation, Unsupported, compose, make_citations
+from .answering import Answer, Citation, Unsupported, compose, make_citations, stating_figure
 from .checking import Passage, claims, judge, render
 from .conversation import Turn
 from .embedding import Embedder, embed_async
@@ -153,6 +153,7 @@ class Assistant:
         plan = QueryPlan.make(question, history or [], self.index.lexical, self.index.vocabulary)
         query = plan.query(await embed_async(self.questions or self.embedder, plan.texts))
         settings = self.settings
+        nearest: list[int] = []
         find = functools.partial(
             search,
             self.index,
@@ -161,6 +162,7 @@ class Assistant:
             top_k or settings.top_k,
             candidates=settings.candidates,
             lexical_weight=settings.lexical_weight,
+            sentences=nearest,
         )
         # In-process search takes well under a millisecond; a remote store's round trips
         # wait in a thread, so the event loop serves other requests meanwhile.
@@ -172,6 +174,7 @@ class Assistant:
             self.index,
             threshold=settings.abstain_threshold,
             max_sentences=settings.max_answer_sentences,
+            extra=stating_figure(query, hits, nearest, self.index),
         )
         answer = Answer(
             question=plan.question,

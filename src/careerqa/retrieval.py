@@ -66,13 +66,17 @@ def search(
     *,
     candidates: int = 30,
     lexical_weight: float = 0.5,
+    sentences: list[int] | None = None,
 ) -> list[Hit]:
-    """The k best chunks for a question, best first."""
+    """The k best chunks for a question, best first. `sentences`, when given, receives
+    the store's nearest sentence rows, best first (a figure question looks through them)."""
     n = len(index.data.chunks)
     if not n:
         return []
     depth = min(n, max(candidates, k))
     found = index.searcher.candidates(query_vector, terms(query_text), depth)
+    if sentences is not None:
+        sentences.extend(found.sentence_rows)
     dense: dict[int, float] = {}
     if found.fused is not None:
         fused = found.fused

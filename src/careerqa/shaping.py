@@ -170,7 +170,7 @@ def _involving(question: str, units: list[Unit], table: SentenceTable) -> Part |
                 return Part(item)
             continue
         text = _text(unit, table)
-        named = own <= set(terms(f"{label} {text}")) | table.heading_terms(unit.rows[0])
+        named = own <= set(terms(f"{label or ''} {text}")) | table.heading_terms(unit.rows[0])
         if _INVOLVE.search(text) and named:
             found.append(unit)
     # Else a sentence that says what something involves and names X's words.
@@ -295,7 +295,7 @@ def _named_item(question: str, units: list[Unit], table: SentenceTable, limit: i
         span = table.list_at(unit.rows[0])
         if named and named <= wanted and span is not None:
             # The whole item answers it: "…: X are critical. This involves A, B, C."
-            item = next((i for i in span.items if unit.rows[0] in i), unit.rows)
+            item = _item_of(unit.rows[0], table) or unit.rows
             return Part(item[: max(limit, len(unit.rows))])
     return None
 
